@@ -1,0 +1,1 @@
+"""citebot's Discord layer: turns Discord events into engine calls and answers into messages."""

@@ -1,0 +1,18 @@
+"""The ``citebot`` console script: the engine's CLI plus ``citebot run`` for the bot."""
+
+from __future__ import annotations
+
+from retrieval.cli import app, run
+
+
+@app.command("run")
+def run_bot() -> None:
+    """Start the Discord bot (token from DISCORD_TOKEN or a .env file)."""
+    from bot.app import start
+
+    run(start)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

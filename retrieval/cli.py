@@ -1,0 +1,197 @@
+"""The ``citebot`` command line: index, ask, stats (the bot adds ``run``).
+
+Domain errors become a one-line message and exit code 1; invalid settings exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from retrieval.engine import Engine
+from retrieval.errors import CitebotError, SettingsError
+from retrieval.render_text import answer_to_json, summary_lines
+from retrieval.settings import Settings, load_settings
+from retrieval.types import Answer
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Answer questions about news articles with quoted, cited passages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SAMPLE_QUESTION = "How many people were killed in the Harbour district floods?"
+
+
+@app.callback()
+def configure(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    """Answer questions about news articles with quoted, cited passages."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    # The model ships with the package: never reach for the network, stay quiet.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run(work: Callable[[Settings], Coroutine[Any, Any, T]], **overrides: object) -> T:
+    """Load settings and run ``work``, turning expected errors into a one-line message."""
+    try:
+        settings = load_settings(**overrides)
+        return asyncio.run(work(settings))
+    except SettingsError as error:
+        err.print(f"[red]citebot: invalid settings:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    except CitebotError as error:
+        err.print(f"[red]citebot:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("citebot: interrupted; the previous index is still served")
+        raise typer.Exit(130) from None
+
+
+async def _index(engine: Engine, path: Path | None, rebuild: bool) -> None:
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        summary = await engine.reindex(path, rebuild=rebuild, progress=progress)
+    for line in summary_lines(summary):
+        out.print(escape(line))
+
+
+@app.command()
+def index(
+    path: Annotated[
+        Path | None, typer.Argument(help="Folder or file of articles (default: the collection).")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Re-embed everything from scratch.")] = False,
+) -> None:
+    """Index the collection incrementally and print a summary."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            await _index(engine, path, rebuild)
+
+    run(work)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=10, help="Passages to show.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Answer a question from the indexed articles."""
+
+    async def work(settings: Settings) -> Answer:
+        async with await Engine.open(settings) as engine:
+            return await engine.ask(question, k)
+
+    answer = run(work)
+    if as_json:
+        out.print_json(json.dumps(answer_to_json(answer)))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+def stats() -> None:
+    """Show what is indexed."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            info = await engine.stats()
+        built = info.built_at.strftime("%Y-%m-%d %H:%M UTC") if info.built_at else "unknown"
+        out.print(f"articles   {info.articles}")
+        out.print(f"passages   {info.passages}")
+        out.print(f"model      {info.model} ({info.dimension} dimensions)")
+        out.print(f"index      {info.index_kind}")
+        out.print(f"built      {built}")
+        out.print(f"data       {settings.data_dir}")
+
+    run(work)
+
+
+@app.command()
+def demo(
+    question: Annotated[str, typer.Argument(help="The question to ask.")] = SAMPLE_QUESTION,
+) -> None:
+    """Index the shipped sample articles and answer a sample question."""
+
+    async def work(settings: Settings) -> Answer:
+        async with await Engine.open(settings) as engine:
+            await _index(engine, None, rebuild=False)
+            out.print(f"\n[bold]Q:[/] {escape(question)}\n")
+            return await engine.ask(question)
+
+    print_answer(run(work))
+
+
+def print_answer(answer: Answer) -> None:
+    """The answer sentence (its answering phrase in bold), quotes and numbered citations."""
+    from retrieval.render_text import citation_line
+
+    if not answer.found:
+        out.print("[yellow]Not found in the indexed articles.[/] The closest sources:")
+    elif answer.sentence is not None:
+        sentence = answer.sentence
+        if sentence.highlight:
+            start, end = sentence.highlight
+            text = (
+                escape(sentence.text[:start])
+                + f"[bold underline]{escape(sentence.text[start:end])}[/]"
+                + escape(sentence.text[end:])
+            )
+        else:
+            text = escape(sentence.text)
+        out.print(f"[bold]{text}[/bold] [{sentence.passage_index + 1}]")
+    if answer.conflicts:
+        out.print("\n[yellow]The sources give different figures:[/]")
+        for report in answer.conflicts:
+            out.print(f"  {escape(report.figure)} [{report.passage_index + 1}]")
+    out.print()
+    for number, passage in enumerate(answer.passages, start=1):
+        out.print(f"[{number}] “{escape(passage.text)}”\n")
+    for number, passage in enumerate(answer.passages, start=1):
+        out.print(f"[{number}] {escape(citation_line(passage.citation))}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Turn article files into :class:`~retrieval.types.Article` objects.
+
+Formats: the seed Markdown format (``# Title`` / ``Published at:`` / ``Author:`` /
+``Original:``), JSON Lines (one article an object), plain ``.txt``/``.md`` and
+``.html``. A file that cannot be read or parsed raises :class:`ArticleError`;
+:func:`read_collection` reports it and goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from retrieval.errors import ArticleError
+from retrieval.parsing.decoding import read_text
+from retrieval.parsing.html import parse_html
+from retrieval.parsing.jsonl import parse_jsonl
+from retrieval.parsing.markdown import looks_like_seed_format, parse_plain, parse_seed_format
+from retrieval.types import Article, SkippedFile
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".jsonl", ".html", ".htm"})
+
+
+@dataclass
+class Collection:
+    """Everything read from a collection folder: articles, and files skipped with reasons."""
+
+    articles: list[Article] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    failed_files: set[str] = field(default_factory=set)
+    """Sources of files that could not be parsed at all (their old articles are kept)."""
+
+
+def parse_file(path: Path, source: str) -> tuple[list[Article], list[SkippedFile]]:
+    """Parse one file; ``source`` is its stable name (the path relative to the collection).
+
+    Raises:
+        ArticleError: the whole file cannot be read or parsed.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise ArticleError(source, f"unsupported file type {suffix or '(none)'}")
+    text = read_text(path, source)
+    if suffix == ".jsonl":
+        return parse_jsonl(text, source)
+    if suffix in {".html", ".htm"}:
+        return [parse_html(text, source)], []
+    if looks_like_seed_format(text):
+        return [parse_seed_format(text, source)], []
+    return [parse_plain(text, source, fallback_title=path.stem)], []
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Article files under ``root`` (or ``root`` itself), in a stable order; hidden ones skipped."""
+    if root.is_file():
+        yield root
+        return
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if path.is_file():
+            yield path
+
+
+def source_name(path: Path, root: Path) -> str:
+    """The stable name of a file inside a collection: its POSIX path relative to ``root``."""
+    if root.is_file():
+        return path.name
+    return path.relative_to(root).as_posix()
+
+
+def read_collection(root: Path) -> Collection:
+    """Parse every article file under ``root``; bad files are reported, never fatal.
+
+    Raises:
+        ArticleError: ``root`` itself does not exist.
+    """
+    if not root.exists():
+        raise ArticleError(str(root), "no such file or folder")
+    collection = Collection()
+    for path in iter_files(root):
+        source = source_name(path, root)
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            log.debug("ignoring %s: not an article file type", source)
+            continue
+        try:
+            articles, skipped = parse_file(path, source)
+        except ArticleError as error:
+            log.warning("skipped %s", error)
+            collection.skipped.append(SkippedFile(error.path, error.reason))
+            collection.failed_files.add(source)
+            continue
+        collection.articles.extend(articles)
+        collection.skipped.extend(skipped)
+    return collection

@@ -1,0 +1,32 @@
+"""HTML pages: main text and metadata extracted with trafilatura."""
+
+from __future__ import annotations
+
+import trafilatura
+
+from retrieval.errors import ArticleError
+from retrieval.parsing.fields import clean_field, join_paragraphs, parse_date
+from retrieval.types import Article
+
+
+def parse_html(html: str, source: str) -> Article:
+    """The page's main text (boilerplate removed) with title, author, date, site and URL.
+
+    Raises:
+        ArticleError: no main text could be found.
+    """
+    document = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
+    )
+    if document is None or not getattr(document, "text", None):
+        raise ArticleError(source, "no article text found in the HTML")
+    body = join_paragraphs(str(document.text).split("\n"))
+    return Article(
+        source=source,
+        title=clean_field(document.title) or source.rsplit("/", 1)[-1],
+        text=body,
+        publisher=clean_field(document.sitename),
+        author=clean_field(document.author),
+        url=clean_field(document.url),
+        published_at=parse_date(document.date, source),
+    )

@@ -1,0 +1,86 @@
+"""Plain-text and JSON shapes of answers and summaries, shared by the CLI and the bot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from retrieval.types import Answer, Citation, IndexSummary
+
+
+def format_date(citation: Citation) -> str | None:
+    """'2 Nov 2019', or None when the date is unknown."""
+    if citation.published_at is None:
+        return None
+    when = citation.published_at
+    return f"{when.day} {when.strftime('%b %Y')}"
+
+
+def citation_line(citation: Citation) -> str:
+    """'Title — publisher, author, 2 Nov 2019 <url>', leaving out what is unknown."""
+    details = [
+        part
+        for part in (citation.publisher, citation.author, format_date(citation))
+        if part
+    ]
+    line = citation.title
+    if details:
+        line += " — " + ", ".join(details)
+    if citation.url:
+        line += f" <{citation.url}>"
+    return line
+
+
+def citation_to_json(citation: Citation) -> dict[str, Any]:
+    return {
+        "title": citation.title,
+        "publisher": citation.publisher,
+        "author": citation.author,
+        "published_at": citation.published_at.isoformat() if citation.published_at else None,
+        "url": citation.url,
+    }
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    """The ``citebot ask --json`` object."""
+    sentence = answer.sentence
+    return {
+        "question": answer.question,
+        "found": answer.found,
+        "confidence": round(answer.confidence, 4),
+        "answer": None
+        if sentence is None
+        else {
+            "sentence": sentence.text,
+            "highlight": sentence.highlighted_text,
+            "passage": sentence.passage_index + 1,
+        },
+        "conflicts": [
+            {
+                "figure": report.figure,
+                "passage": report.passage_index + 1,
+                "citation": citation_to_json(report.citation),
+            }
+            for report in answer.conflicts
+        ],
+        "passages": [
+            {
+                "rank": rank,
+                "text": passage.text,
+                "score": round(passage.score, 6),
+                "article_id": passage.article_id,
+                "citation": citation_to_json(passage.citation),
+            }
+            for rank, passage in enumerate(answer.passages, start=1)
+        ],
+    }
+
+
+def summary_lines(summary: IndexSummary) -> list[str]:
+    """The end-of-index summary, a line each."""
+    lines = [
+        f"new {summary.new}, updated {summary.updated}, unchanged {summary.unchanged}, "
+        f"removed {summary.removed}, skipped {len(summary.skipped)}",
+        f"passages {summary.passages}, {summary.seconds:.1f} s",
+    ]
+    lines += [f"skipped {item.source}: {item.reason}" for item in summary.skipped]
+    return lines

@@ -1,0 +1,58 @@
+"""A deterministic stand-in for the embedding model, for tests where the model is not the point."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+
+class HashingEmbedder:
+    """Bag-of-words vectors from hashed lower-case words: fast, deterministic, no model.
+
+    Texts sharing words get similar vectors, which is enough to test indexing and
+    answering logic. ``delay`` makes every call slow, to test timeouts.
+    """
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0) -> None:
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self.delay = delay
+        self.embedded: list[str] = []
+
+    @property
+    def model_id(self) -> str:
+        return f"hashing-{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text)) + 2
+
+    def embed(
+        self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        if self.delay:
+            import time
+
+            time.sleep(self.delay)
+        vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+                bucket = int.from_bytes(digest[:4], "little") % self._dimension
+                vectors[row, bucket] += 1.0 if digest[4] % 2 else -1.0
+            norm = np.linalg.norm(vectors[row])
+            vectors[row] = vectors[row] / norm if norm else 1.0 / np.sqrt(self._dimension)
+        self.embedded.extend(texts)
+        if progress is not None:
+            progress(len(texts))
+        return vectors
