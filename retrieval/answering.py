@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from retrieval.highlight import highlight
+from retrieval.highlight import best_phrase
 from retrieval.lexical import tokenize
 from retrieval.questions import AnswerKind, answer_kind
 from retrieval.sentences import sentence_spans
@@ -60,9 +60,7 @@ def compose_answer(
     confidence = max((c.similarity for c in shown), default=0.0)
     if not shown or confidence < min_confidence:
         return Answer(question, None, passages, found=False, confidence=confidence)
-    return Answer(
-        question, best_sentence(question, passages), passages, confidence=confidence
-    )
+    return Answer(question, best_sentence(question, passages), passages, confidence=confidence)
 
 
 def _diverse(candidates: list[Candidate], top_k: int, max_per_article: int) -> list[Candidate]:
@@ -93,10 +91,12 @@ def best_sentence(question: str, passages: tuple[ScoredPassage, ...]) -> AnswerS
             text = passage.text[start:end]
             words = _fold(tokenize([text])[0])
             overlap = len(terms & words) / max(1, len(terms))
-            span = highlight(text, question, kind) if kind is not AnswerKind.OTHER else None
+            phrase = best_phrase(text, question, kind) if kind is not AnswerKind.OTHER else None
             score = overlap - 0.15 * rank
-            if span is not None:
-                score += 0.5
+            span = None
+            if phrase is not None:
+                span, affinity = phrase
+                score += 0.5 + 0.05 * affinity
                 if kind is AnswerKind.COUNT and any(ch.isdigit() for ch in text[span[0] : span[1]]):
                     score += 0.25  # an exact figure beats "dozens" or "scores"
             if best is None or score > best[0]:

@@ -50,12 +50,22 @@ _PLACE = re.compile(
 
 def highlight(sentence: str, question: str, kind: AnswerKind) -> tuple[int, int] | None:
     """(start, end) of the answering phrase inside ``sentence``, or None when unclear."""
+    found = best_phrase(sentence, question, kind)
+    return found[0] if found else None
+
+
+def best_phrase(
+    sentence: str, question: str, kind: AnswerKind
+) -> tuple[tuple[int, int], float] | None:
+    """The answering phrase's span and how strongly the question's words surround it."""
     question_terms = set(tokenize([question])[0])
-    candidates = list(_candidates(sentence, kind))
-    if not candidates:
+    scored = [
+        (span, _score(sentence, span, question_terms, question))
+        for span in _candidates(sentence, kind)
+    ]
+    if not scored:
         return None
-    best = max(candidates, key=lambda span: _score(sentence, span, question_terms, question))
-    return best
+    return max(scored, key=lambda item: item[1])
 
 
 def _candidates(sentence: str, kind: AnswerKind) -> Iterator[tuple[int, int]]:
@@ -86,11 +96,15 @@ def _trim(sentence: str, start: int, end: int) -> tuple[int, int]:
 def _score(
     sentence: str, span: tuple[int, int], question_terms: set[str], question: str
 ) -> float:
-    """Prefer phrases next to the question's words, and not already in the question."""
-    phrase = sentence[span[0] : span[1]]
+    """Question words in and right after the phrase count most ("187 voted in favour")."""
+    start, end = span
+    phrase = sentence[start:end]
     if phrase.lower() in question.lower():
         return -1.0
-    window = sentence[max(0, span[0] - 60) : span[1] + 60]
-    near = len(question_terms & set(tokenize([window])[0]))
-    inside = len(question_terms & set(tokenize([phrase])[0]))
-    return near + inside * 0.5 - span[0] / 1000
+
+    def shared(text: str) -> int:
+        return len(question_terms & set(tokenize([text])[0]))
+
+    after = sentence[end : end + 20]
+    before = sentence[max(0, start - 20) : start]
+    return shared(phrase) + shared(after) + 0.5 * shared(before) - start / 1000

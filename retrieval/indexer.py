@@ -241,8 +241,7 @@ async def _apply(
     max_tokens = min(passage_tokens, embedder.max_tokens)
     spans: list[list[PassageSpan]] = await asyncio.to_thread(
         lambda: [
-            split_passages(a.title, a.text, embedder.count_tokens, max_tokens)
-            for a in plan.to_add
+            split_passages(a.title, a.text, embedder.count_tokens, max_tokens) for a in plan.to_add
         ]
     )
     inputs = [

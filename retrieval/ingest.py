@@ -55,7 +55,9 @@ def save_uploads(
         suffix = Path(name).suffix.lower()
         if suffix not in extensions:
             allowed = ", ".join(extensions)
-            report.rejected.append(SkippedFile(original, f"type {suffix or '(none)'} not allowed ({allowed})"))
+            report.rejected.append(
+                SkippedFile(original, f"type {suffix or '(none)'} not allowed ({allowed})")
+            )
             continue
         if len(data) > max_bytes:
             report.rejected.append(SkippedFile(original, f"larger than {max_bytes} bytes"))

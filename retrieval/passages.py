@@ -59,9 +59,7 @@ def split_passages(
     return passages
 
 
-def _fitting_pieces(
-    text: str, count_tokens: TokenCount, budget: int
-) -> list[tuple[int, int, int]]:
+def _fitting_pieces(text: str, count_tokens: TokenCount, budget: int) -> list[tuple[int, int, int]]:
     """(start, end, tokens) for each sentence, long sentences cut into pieces within budget."""
     pieces: list[tuple[int, int, int]] = []
     for start, end in sentence_spans(text):

@@ -18,9 +18,7 @@ def format_date(citation: Citation) -> str | None:
 def citation_line(citation: Citation) -> str:
     """'Title — publisher, author, 2 Nov 2019 <url>', leaving out what is unknown."""
     details = [
-        part
-        for part in (citation.publisher, citation.author, format_date(citation))
-        if part
+        part for part in (citation.publisher, citation.author, format_date(citation)) if part
     ]
     line = citation.title
     if details:

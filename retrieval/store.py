@@ -166,7 +166,7 @@ class Store:
     async def all_vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every passage, to rebuild a vector index without re-embedding."""
         async with self._db.execute("SELECT id, vector FROM passages ORDER BY id") as cursor:
-            rows = await cursor.fetchall()
+            rows = list(await cursor.fetchall())
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
         return ids, vectors.reshape(len(rows), dimension)
@@ -178,7 +178,7 @@ class Store:
             "FROM passages p JOIN articles a ON a.id = p.article_id ORDER BY p.id"
         )
         async with self._db.execute(query) as cursor:
-            rows = await cursor.fetchall()
+            rows = list(await cursor.fetchall())
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         return ids, [f"{title}\n{text}" for _, title, text in rows]
 

@@ -18,15 +18,18 @@ def parse_html(html: str, source: str) -> Article:
     document = trafilatura.bare_extraction(
         html, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True
     )
-    if document is None or not getattr(document, "text", None):
+    fields = (
+        {} if document is None else document if isinstance(document, dict) else document.as_dict()
+    )
+    body = join_paragraphs(str(fields.get("text") or "").split("\n"))
+    if not body:
         raise ArticleError(source, "no article text found in the HTML")
-    body = join_paragraphs(str(document.text).split("\n"))
     return Article(
         source=source,
-        title=clean_field(document.title) or source.rsplit("/", 1)[-1],
+        title=clean_field(fields.get("title")) or source.rsplit("/", 1)[-1],
         text=body,
-        publisher=clean_field(document.sitename),
-        author=clean_field(document.author),
-        url=clean_field(document.url),
-        published_at=parse_date(document.date, source),
+        publisher=clean_field(fields.get("sitename")),
+        author=clean_field(fields.get("author")),
+        url=clean_field(fields.get("url")),
+        published_at=parse_date(fields.get("date"), source),
     )

@@ -77,45 +77,69 @@ COMPRESSORS: dict[str, type[ZlibStream] | type[ZstdStream]] = {
 
 
 class GatewayConnection:
-    """One client websocket: its session, sequence number, compression and IDENTIFY."""
+    """One client websocket: its session, sequence number, compression and IDENTIFY.
 
-    def __init__(self, ws: web.WebSocketResponse, compressor: ZlibStream | ZstdStream | None) -> None:
+    Outgoing payloads go through one queue and one writer task, so they leave (and pass
+    through the shared compressor) in exactly the order they were sent, even when test
+    code and request handlers send at the same time.
+    """
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        compressor: ZlibStream | ZstdStream | None,
+        params: dict[str, str],
+    ) -> None:
         self.ws = ws
+        self.params = params
         self.compressor = compressor
         self.session_id = secrets.token_hex(16)
         self.sequence = 0
         self.identify: JSON | None = None
-        self._send_lock = asyncio.Lock()
+        # Items are (payload, written); a None payload is a barrier that writes nothing.
+        self._queue: asyncio.Queue[tuple[JSON | None, asyncio.Future[None]]] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_forever(), name="stand-in gateway writer")
 
     @property
     def intents(self) -> int:
         """The intents sent in IDENTIFY (0 before it)."""
         return int((self.identify or {}).get("intents", 0))
 
-    async def send(self, payload: JSON) -> None:
-        """Send one gateway payload (compressed in order, if the client asked for it)."""
-        async with self._send_lock:
-            await self._send(payload)
+    def send(self, payload: JSON | None) -> asyncio.Future[None]:
+        """Queue one payload; the future resolves once written (or dropped: socket closed)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((payload, future))
+        return future
 
-    async def dispatch(self, event: str, data: Any) -> None:
-        """Send an op 0 DISPATCH with the next sequence number."""
-        async with self._send_lock:
-            self.sequence += 1
-            await self._send({"op": DISPATCH, "t": event, "s": self.sequence, "d": data})
-
-    async def _send(self, payload: JSON) -> None:
-        if self.ws.closed:
-            return
-        text = json.dumps(payload, separators=(",", ":"))
-        if self.compressor is None:
-            await self.ws.send_str(text)
-        else:
-            await self.ws.send_bytes(self.compressor.compress(text.encode()))
+    def dispatch(self, event: str, data: Any) -> asyncio.Future[None]:
+        """Queue an op 0 DISPATCH with the next sequence number."""
+        self.sequence += 1
+        return self.send({"op": DISPATCH, "t": event, "s": self.sequence, "d": data})
 
     async def close(self, code: int, reason: str) -> None:
-        """Close the websocket with a gateway close code."""
+        """Close with a gateway close code, after everything already queued is written."""
+        await self.send(None)
         log.info("closing gateway connection: %s %s", code, reason)
         await self.ws.close(code=code, message=reason.encode())
+
+    def stop(self) -> None:
+        """Stop the writer task (the socket is gone)."""
+        self._writer.cancel()
+
+    async def _write_forever(self) -> None:
+        while True:
+            payload, future = await self._queue.get()
+            if payload is not None and not self.ws.closed:
+                text = json.dumps(payload, separators=(",", ":"))
+                try:
+                    if self.compressor is None:
+                        await self.ws.send_str(text)
+                    else:
+                        await self.ws.send_bytes(self.compressor.compress(text.encode()))
+                except ConnectionError:
+                    log.debug("gateway socket closed while sending %s", payload.get("t"))
+            if not future.done():
+                future.set_result(None)
 
 
 class GatewayHost(Protocol):
@@ -153,7 +177,8 @@ class Gateway:
         if compression is not None and compression not in COMPRESSORS:
             await ws.close(code=CLOSE_DECODE_ERROR, message=b"Unsupported compression.")
             return ws
-        connection = GatewayConnection(ws, COMPRESSORS[compression]() if compression else None)
+        compressor = COMPRESSORS[compression]() if compression else None
+        connection = GatewayConnection(ws, compressor, dict(request.query))
         if request.query.get("v") != "10":
             await connection.close(CLOSE_INVALID_API_VERSION, "Invalid API version.")
             return ws
@@ -162,8 +187,13 @@ class Gateway:
             return ws
         self.connections.add(connection)
         try:
-            await connection.send(
-                {"op": HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}, "s": None, "t": None}
+            connection.send(
+                {
+                    "op": HELLO,
+                    "d": {"heartbeat_interval": self.heartbeat_interval_ms},
+                    "s": None,
+                    "t": None,
+                }
             )
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:
@@ -176,6 +206,7 @@ class Gateway:
                     break
                 await self._handle(connection, payload)
         finally:
+            connection.stop()
             self.connections.discard(connection)
             self.host.gateway_closed(connection)
         return ws
@@ -188,12 +219,12 @@ class Gateway:
     async def _handle(self, connection: GatewayConnection, payload: JSON) -> None:
         op, data = payload.get("op"), payload.get("d")
         if op == HEARTBEAT:
-            await connection.send({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
+            connection.send({"op": HEARTBEAT_ACK, "d": None, "s": None, "t": None})
         elif op == IDENTIFY:
             await self._identify(connection, data or {})
         elif op == RESUME:
             if not await self.host.gateway_resumed(connection, data or {}):
-                await connection.send({"op": INVALID_SESSION, "d": False, "s": None, "t": None})
+                connection.send({"op": INVALID_SESSION, "d": False, "s": None, "t": None})
         elif connection.identify is None:
             await connection.close(CLOSE_NOT_AUTHENTICATED, "Not authenticated.")
         elif op == REQUEST_GUILD_MEMBERS:

@@ -113,12 +113,16 @@ def validate_message(payload: JSON, prefix: Sequence[str | int] = ()) -> FormErr
     path = (*prefix, "components")
     if v2:
         if _count_components(components) > COMPONENTS_V2_MAX:
-            errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {COMPONENTS_V2_MAX} or fewer in length.")
+            errors.add(
+                path, "BASE_TYPE_MAX_LENGTH", f"Must be {COMPONENTS_V2_MAX} or fewer in length."
+            )
     else:
         _max_length(errors, path, components, ACTION_ROWS_MAX)
     for i, component in enumerate(components):
         if not v2 and component.get("type") != ACTION_ROW:
-            errors.add((*path, i), "UNION_TYPE_CHOICES", 'Value of field "type" must be one of (1,).')
+            errors.add(
+                (*path, i), "UNION_TYPE_CHOICES", 'Value of field "type" must be one of (1,).'
+            )
             continue
         _validate_component(errors, (*path, i), component)
     return errors
@@ -197,7 +201,9 @@ def _validate_button(errors: FormErrors, path: tuple[str | int, ...], button: JS
     else:
         _required(errors, (*path, "custom_id"), button.get("custom_id"))
         if button.get("url") is not None:
-            errors.add((*path, "url"), "BUTTON_COMPONENT_URL_NOT_ALLOWED", "Only link buttons have a url")
+            errors.add(
+                (*path, "url"), "BUTTON_COMPONENT_URL_NOT_ALLOWED", "Only link buttons have a url"
+            )
 
 
 def _validate_select(errors: FormErrors, path: tuple[str | int, ...], select: JSON) -> None:
@@ -225,12 +231,18 @@ def validate_commands(commands: Any) -> FormErrors:
         return errors
     chat_input = [c for c in commands if c.get("type", 1) == 1]
     if len(chat_input) > CHAT_INPUT_COMMANDS_MAX:
-        errors.add((), "BASE_TYPE_MAX_LENGTH", f"Must be {CHAT_INPUT_COMMANDS_MAX} or fewer in length.")
+        errors.add(
+            (), "BASE_TYPE_MAX_LENGTH", f"Must be {CHAT_INPUT_COMMANDS_MAX} or fewer in length."
+        )
     seen: set[tuple[str, int]] = set()
     for i, command in enumerate(commands):
         key = (str(command.get("name")), int(command.get("type", 1)))
         if key in seen:
-            errors.add((), "APPLICATION_COMMANDS_DUPLICATE_NAME", f"Application command names must be unique ({key[0]})")
+            errors.add(
+                (),
+                "APPLICATION_COMMANDS_DUPLICATE_NAME",
+                f"Application command names must be unique ({key[0]})",
+            )
         seen.add(key)
         is_chat_input = key[1] == 1
         _validate_named(errors, (i,), command, check_description=is_chat_input)
@@ -239,7 +251,9 @@ def validate_commands(commands: Any) -> FormErrors:
     return errors
 
 
-def _validate_named(errors: FormErrors, path: tuple[str | int, ...], item: JSON, *, check_description: bool) -> None:
+def _validate_named(
+    errors: FormErrors, path: tuple[str | int, ...], item: JSON, *, check_description: bool
+) -> None:
     name = item.get("name")
     if not isinstance(name, str) or not _COMMAND_NAME.match(name) or name != name.lower():
         errors.add((*path, "name"), "APPLICATION_COMMAND_INVALID_NAME", "Command name is invalid")

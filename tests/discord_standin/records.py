@@ -256,7 +256,9 @@ class StandInInteraction:
     @property
     def messages(self) -> list[RecordedMessage]:
         """The response message (if any) followed by the follow-up messages, in order."""
-        found = [self.original] if self.original and self.original is not self.source_message else []
+        found = (
+            [self.original] if self.original and self.original is not self.source_message else []
+        )
         return found + [m for m in self.followup_messages if m not in found]
 
     def changed(self) -> None:

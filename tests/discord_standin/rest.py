@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from aiohttp.web_request import FileField
 
-from .limits import EPHEMERAL, LOADING, FormErrors, is_empty_message, validate_commands, validate_message
+from .limits import (
+    EPHEMERAL,
+    LOADING,
+    FormErrors,
+    is_empty_message,
+    validate_commands,
+    validate_message,
+)
 from .payloads import JSON, Permission
 from .records import RecordedMessage, RecordedRequest, RejectedRequest, StandInInteraction
 
@@ -66,13 +73,28 @@ class UploadedFile:
     content_type: str
 
 
+BODY = web.RequestKey("body", object)
+"""The parsed JSON body (``payload_json`` for multipart), or None."""
+FILES = web.RequestKey("files", list[UploadedFile])
+"""The uploaded ``files[n]`` parts, by index."""
+
+
 class BadRequestBody(Exception):
     """The body was not valid JSON."""
 
 
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """A JSON response with exactly ``Content-Type: application/json``, as Discord sends.
+
+    discord.py only parses bodies whose content type is exactly that (no charset).
+    """
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return web.Response(body=body, status=status, headers={"Content-Type": "application/json"})
+
+
 def error(status: int, body: JSON) -> web.Response:
     """A JSON error response."""
-    return web.json_response(body, status=status)
+    return json_response(body, status)
 
 
 class RateLimits:
@@ -81,19 +103,19 @@ class RateLimits:
     def __init__(self, limit: int = RATE_LIMIT, window: float = RATE_LIMIT_WINDOW) -> None:
         self.limit = limit
         self.window = window
-        self._windows: dict[tuple[str, str], list[float]] = {}
+        self._windows: dict[tuple[str, str], tuple[float, int]] = {}
 
     def headers(self, bucket: str, major: str) -> dict[str, str]:
         """Count one request in its bucket and return the headers describing the bucket."""
         now = time.time()
-        reset_at, used = self._windows.get((bucket, major), (0.0, 0.0))
+        reset_at, used = self._windows.get((bucket, major), (0.0, 0))
         if now >= reset_at:
-            reset_at, used = now + self.window, 0.0
+            reset_at, used = now + self.window, 0
         used += 1
-        self._windows[(bucket, major)] = [reset_at, used]
+        self._windows[(bucket, major)] = (reset_at, used)
         return {
             "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(self.limit - int(used), 0)),
+            "X-RateLimit-Remaining": str(max(self.limit - used, 0)),
             "X-RateLimit-Reset": f"{reset_at:.3f}",
             "X-RateLimit-Reset-After": f"{reset_at - now:.3f}",
             "X-RateLimit-Bucket": hashlib.sha1(bucket.encode()).hexdigest()[:32],
@@ -119,12 +141,24 @@ class RestApi:
             web.get(p + "/oauth2/applications/@me", self.get_application),
             web.get(p + "/applications/{application_id}/commands", self.get_commands),
             web.put(p + "/applications/{application_id}/commands", self.put_commands),
-            web.get(p + "/applications/{application_id}/guilds/{guild_id}/commands", self.get_commands),
-            web.put(p + "/applications/{application_id}/guilds/{guild_id}/commands", self.put_commands),
-            web.post(p + "/interactions/{interaction_id}/{token}/callback", self.interaction_callback,
-                     name="interaction_callback"),
+            web.get(
+                p + "/applications/{application_id}/guilds/{guild_id}/commands", self.get_commands
+            ),
+            web.put(
+                p + "/applications/{application_id}/guilds/{guild_id}/commands", self.put_commands
+            ),
+            web.post(
+                p + "/interactions/{interaction_id}/{token}/callback",
+                self.interaction_callback,
+                name="interaction_callback",
+            ),
             web.post(webhook, self.create_followup, name="webhook_execute"),
-            web.route("*", webhook + "/messages/{message_id}", self.webhook_message, name="webhook_message"),
+            web.route(
+                "*",
+                webhook + "/messages/{message_id}",
+                self.webhook_message,
+                name="webhook_message",
+            ),
             web.get(p + "/channels/{channel_id}", self.get_channel),
             web.post(p + "/channels/{channel_id}/messages", self.create_message),
             web.get(message, self.get_message),
@@ -144,11 +178,9 @@ class RestApi:
             return await handler(request)
         try:
             body, files = await self._read_body(request)
+            bad_json = False
         except BadRequestBody:
-            body, files = None, []
-            response: web.StreamResponse = error(400, INVALID_JSON)
-        else:
-            response = web.Response()  # replaced below
+            body, files, bad_json = None, [], True
         record = RecordedRequest(
             method=request.method,
             path=request.path,
@@ -157,19 +189,23 @@ class RestApi:
             files=[(f.filename, len(f.data)) for f in files],
         )
         self.standin.requests.append(record)
-        request["body"], request["files"] = body, files
+        request[BODY], request[FILES] = body, files
         match = request.match_info
-        route_name = match.route.name
-        if response.status == 400:
-            pass
+        response: web.StreamResponse
+        if bad_json:
+            response = error(400, INVALID_JSON)
         elif match.http_exception is not None:
             status = match.http_exception.status
-            log.warning("unhandled Discord route: %s %s -> %s", request.method, request.path, status)
+            log.warning(
+                "unhandled Discord route: %s %s -> %s", request.method, request.path, status
+            )
             self.standin.unhandled.append(record)
-            response = error(status, {"message": f"{status}: {match.http_exception.reason}", "code": 0})
+            response = error(
+                status, {"message": f"{status}: {match.http_exception.reason}", "code": 0}
+            )
         elif (
             request.path.startswith(API_PREFIX)
-            and route_name not in TOKEN_ROUTES
+            and match.route.name not in TOKEN_ROUTES
             and request.headers.get("Authorization") != f"Bot {self.standin.token}"
         ):
             response = error(401, UNAUTHORIZED)
@@ -177,7 +213,8 @@ class RestApi:
             response = await handler(request)
         record.status = response.status
         if request.path.startswith(API_PREFIX):
-            bucket = f"{request.method} {match.route.resource.canonical if match.route.resource else request.path}"
+            resource = match.route.resource
+            bucket = f"{request.method} {resource.canonical if resource else request.path}"
             major = "+".join(match.get(key, "") for key in MAJOR_PARAMETERS)
             response.headers.update(self.rate_limits.headers(bucket, major))
         return response
@@ -191,11 +228,15 @@ class RestApi:
             body: Any = None
             for name, value in form.items():
                 if name == "payload_json":
-                    body = self._parse_json(value if isinstance(value, str) else value.file.read().decode())
+                    body = self._parse_json(
+                        value if isinstance(value, str) else value.file.read().decode()
+                    )
                 elif isinstance(value, FileField):
                     match = re.fullmatch(r"files\[(\d+)\]", name)
                     index = int(match.group(1)) if match else len(files)
-                    files.append(UploadedFile(index, value.filename, value.file.read(), value.content_type))
+                    files.append(
+                        UploadedFile(index, value.filename, value.file.read(), value.content_type)
+                    )
             return body, sorted(files, key=lambda f: f.index)
         text = await request.text()
         return (self._parse_json(text) if text else None), []
@@ -215,14 +256,19 @@ class RestApi:
         interaction: StandInInteraction | None = None,
     ) -> web.Response:
         """Answer with a Discord error and record it in ``rejected`` (and on the interaction)."""
-        rejection = RejectedRequest(f"{request.method} {request.path}", request["body"], body)
+        rejection = RejectedRequest(f"{request.method} {request.path}", request[BODY], body)
         self.standin.rejected.append(rejection)
         if interaction is not None:
             interaction.rejections.append(rejection)
         log.info("refused %s with %s: %s", rejection.route, status, body)
         return error(status, body)
 
-    def _invalid(self, request: web.Request, errors: FormErrors, interaction: StandInInteraction | None = None) -> web.Response:
+    def _invalid(
+        self,
+        request: web.Request,
+        errors: FormErrors,
+        interaction: StandInInteraction | None = None,
+    ) -> web.Response:
         return self.refuse(request, 400, errors.body(), interaction)
 
     def _check_message(
@@ -242,7 +288,7 @@ class RestApi:
         errors = validate_message(payload, prefix)
         if errors:
             return self._invalid(request, errors, interaction)
-        if creating and is_empty_message(payload, bool(request["files"])):
+        if creating and is_empty_message(payload, bool(request[FILES])):
             return self.refuse(request, 400, EMPTY_MESSAGE, interaction)
         return None
 
@@ -251,27 +297,29 @@ class RestApi:
     async def get_current_user(self, request: web.Request) -> web.Response:
         """GET /users/@me: the bot user (what ``login()`` calls)."""
         user = self.standin.bot_user.to_payload()
-        user.update({"verified": True, "mfa_enabled": False, "email": None, "flags": 0, "locale": "en-US"})
-        return web.json_response(user)
+        user.update(
+            {"verified": True, "mfa_enabled": False, "email": None, "flags": 0, "locale": "en-US"}
+        )
+        return json_response(user)
 
     async def get_gateway(self, request: web.Request) -> web.Response:
         """GET /gateway."""
-        return web.json_response({"url": self.standin.gateway_url.rstrip("/")})
+        return json_response({"url": self.standin.gateway_url.rstrip("/")})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
         """GET /gateway/bot (used by AutoShardedClient)."""
         limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return web.json_response(
+        return json_response(
             {"url": self.standin.gateway_url.rstrip("/"), "shards": 1, "session_start_limit": limit}
         )
 
     async def get_application(self, request: web.Request) -> web.Response:
         """GET /oauth2/applications/@me (``login()`` fetches it for the application id)."""
-        return web.json_response(self.standin.application_payload())
+        return json_response(self.standin.application_payload())
 
     # --- application commands -------------------------------------------------------
 
-    def _command_scope(self, request: web.Request) -> int | None | web.Response:
+    def _command_scope(self, request: web.Request) -> int | web.Response | None:
         if request.match_info["application_id"] != str(self.standin.application_id):
             return self.refuse(request, 404, UNKNOWN_APPLICATION)
         guild_id = request.match_info.get("guild_id")
@@ -286,17 +334,17 @@ class RestApi:
         scope = self._command_scope(request)
         if isinstance(scope, web.Response):
             return scope
-        return web.json_response(self.standin.registered_commands(scope))
+        return json_response(self.standin.registered_commands(scope))
 
     async def put_commands(self, request: web.Request) -> web.Response:
         """PUT (bulk overwrite) global or guild commands, as ``CommandTree.sync()`` does."""
         scope = self._command_scope(request)
         if isinstance(scope, web.Response):
             return scope
-        errors = validate_commands(request["body"])
+        errors = validate_commands(request[BODY])
         if errors:
             return self._invalid(request, errors)
-        return web.json_response(self.standin.sync_commands(scope, request["body"]))
+        return json_response(self.standin.sync_commands(scope, request[BODY]))
 
     # --- interactions ---------------------------------------------------------------
 
@@ -310,7 +358,7 @@ class RestApi:
             return self.refuse(request, 400, ALREADY_ACKNOWLEDGED, interaction)
         if interaction.expired:
             return self.refuse(request, 404, UNKNOWN_INTERACTION, interaction)
-        body = request["body"]
+        body = request[BODY]
         if not isinstance(body, dict):
             body = {}
         kind = body.get("type")
@@ -321,7 +369,9 @@ class RestApi:
             return self._invalid(request, errors, interaction)
         data = body.get("data") or {}
         if kind in (4, 7):
-            refused = self._check_message(request, data, prefix=("data",), creating=kind == 4, interaction=interaction)
+            refused = self._check_message(
+                request, data, prefix=("data",), creating=kind == 4, interaction=interaction
+            )
             if refused is not None:
                 return refused
 
@@ -329,7 +379,7 @@ class RestApi:
         interaction.callbacks.append(body)
         message: RecordedMessage | None = None
         if kind == 4:
-            message = self.standin.interaction_message(interaction, data, request["files"])
+            message = self.standin.interaction_message(interaction, data, request[FILES])
             interaction.original = interaction.response = message
         elif kind == 5:
             deferred = {"flags": LOADING | (int(data.get("flags") or 0) & EPHEMERAL)}
@@ -339,7 +389,7 @@ class RestApi:
         elif kind == 7:
             message = interaction.source_message
             assert message is not None  # component interactions always have one
-            self.standin.edit_message(message, data, request["files"])
+            self.standin.edit_message(message, data, request[FILES])
             interaction.original = interaction.response = message
         else:
             interaction.modal = data
@@ -358,7 +408,7 @@ class RestApi:
         resource: JSON = {"type": kind}
         if message is not None:
             resource["message"] = message.to_payload()
-        return web.json_response({"interaction": callback, "resource": resource})
+        return json_response({"interaction": callback, "resource": resource})
 
     def _webhook_interaction(self, request: web.Request) -> StandInInteraction | web.Response:
         interaction = self.standin.interactions_by_token.get(request.match_info["token"])
@@ -371,11 +421,11 @@ class RestApi:
         return interaction
 
     async def create_followup(self, request: web.Request) -> web.StreamResponse:
-        """POST /webhooks/{app}/{token}: a follow-up. After a deferral, the first one fills the reply."""
+        """POST /webhooks/{app}/{token}: a follow-up; after a deferral the first fills the reply."""
         interaction = self._webhook_interaction(request)
         if isinstance(interaction, web.Response):
             return interaction
-        body = request["body"]
+        body = request[BODY]
         refused = self._check_message(request, body, creating=True, interaction=interaction)
         if refused is not None:
             return refused
@@ -383,15 +433,17 @@ class RestApi:
         original = interaction.original
         if interaction.response_type == 5 and original is not None and original.loading:
             message = original
-            self.standin.edit_message(message, {k: v for k, v in body.items() if k != "flags"}, request["files"])
+            self.standin.edit_message(
+                message, {k: v for k, v in body.items() if k != "flags"}, request[FILES]
+            )
         else:
-            message = self.standin.interaction_message(interaction, body, request["files"])
+            message = self.standin.interaction_message(interaction, body, request[FILES])
             interaction.followup_messages.append(message)
         if interaction.response is None:
             interaction.response = message
         interaction.changed()
         if request.query.get("wait", "").lower() in ("1", "true"):
-            return web.json_response(message.to_payload())
+            return json_response(message.to_payload())
         return web.Response(status=204)
 
     async def webhook_message(self, request: web.Request) -> web.StreamResponse:
@@ -404,26 +456,28 @@ class RestApi:
             message = interaction.original
         else:
             candidates = [*interaction.messages, interaction.source_message]
-            message = next((m for m in candidates if m is not None and str(m.id) == message_id), None)
+            message = next(
+                (m for m in candidates if m is not None and str(m.id) == message_id), None
+            )
         if message is None or message.deleted:
             return self.refuse(request, 404, UNKNOWN_MESSAGE, interaction)
         if request.method == "GET":
-            return web.json_response(message.to_payload())
+            return json_response(message.to_payload())
         if request.method == "DELETE":
             self.standin.delete_message(message)
             return web.Response(status=204)
         if request.method != "PATCH":
             return error(405, {"message": "405: Method Not Allowed", "code": 0})
-        body = request["body"]
+        body = request[BODY]
         refused = self._check_message(request, body, creating=False, interaction=interaction)
         if refused is not None:
             return refused
         interaction.edits.append(body)
-        self.standin.edit_message(message, body, request["files"])
+        self.standin.edit_message(message, body, request[FILES])
         if interaction.response is None and message is interaction.original:
             interaction.response = message
         interaction.changed()
-        return web.json_response(message.to_payload())
+        return json_response(message.to_payload())
 
     # --- channels and messages ------------------------------------------------------
 
@@ -432,7 +486,7 @@ class RestApi:
         found = self.standin.find_channel(request.match_info["channel_id"])
         if found is None:
             return self.refuse(request, 404, UNKNOWN_CHANNEL)
-        return web.json_response(found[1].to_payload())
+        return json_response(found[1].to_payload())
 
     async def create_message(self, request: web.Request) -> web.Response:
         """POST /channels/{id}/messages, with permission checks, limits and replies."""
@@ -443,10 +497,14 @@ class RestApi:
         permissions = guild.permissions_for(guild.members[self.standin.bot_user.id])
         if not permissions & Permission.VIEW_CHANNEL:
             return self.refuse(request, 403, MISSING_ACCESS)
-        needed = Permission.SEND_MESSAGES_IN_THREADS if channel.is_thread else Permission.SEND_MESSAGES
-        if not permissions & needed or (request["files"] and not permissions & Permission.ATTACH_FILES):
+        needed = (
+            Permission.SEND_MESSAGES_IN_THREADS if channel.is_thread else Permission.SEND_MESSAGES
+        )
+        if not permissions & needed or (
+            request[FILES] and not permissions & Permission.ATTACH_FILES
+        ):
             return self.refuse(request, 403, MISSING_PERMISSIONS)
-        body = request["body"]
+        body = request[BODY]
         refused = self._check_message(request, body, creating=True)
         if refused is not None:
             return refused
@@ -454,24 +512,32 @@ class RestApi:
         reference = body.get("message_reference")
         if reference:
             referenced = self.standin.messages.get(int(reference.get("message_id") or 0))
-            if (referenced is None or referenced.deleted) and reference.get("fail_if_not_exists", True):
+            if (referenced is None or referenced.deleted) and reference.get(
+                "fail_if_not_exists", True
+            ):
                 errors = FormErrors()
-                errors.add(("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message")
+                errors.add(
+                    ("message_reference",), "MESSAGE_REFERENCE_UNKNOWN_MESSAGE", "Unknown message"
+                )
                 return self._invalid(request, errors)
         message = self.standin.build_message(
-            channel, self.standin.bot_user, body, request["files"], referenced=referenced
+            channel, self.standin.bot_user, body, request[FILES], referenced=referenced
         )
-        self.standin.publish_message(message)
-        return web.json_response(message.to_payload())
+        self.standin.publish(message)
+        return json_response(message.to_payload())
 
     def _channel_message(self, request: web.Request) -> RecordedMessage | web.Response:
         found = self.standin.find_channel(request.match_info["channel_id"])
         if found is None:
             return self.refuse(request, 404, UNKNOWN_CHANNEL)
-        message = self.standin.messages.get(int(request.match_info["message_id"] or 0)) if (
-            request.match_info["message_id"].isdigit()
-        ) else None
-        if message is None or message.deleted or message.channel is not found[1] or message.ephemeral:
+        raw_id = request.match_info["message_id"]
+        message = self.standin.messages.get(int(raw_id)) if raw_id.isdigit() else None
+        if (
+            message is None
+            or message.deleted
+            or message.channel is not found[1]
+            or message.ephemeral
+        ):
             return self.refuse(request, 404, UNKNOWN_MESSAGE)
         return message
 
@@ -480,7 +546,7 @@ class RestApi:
         message = self._channel_message(request)
         if isinstance(message, web.Response):
             return message
-        return web.json_response(message.to_payload())
+        return json_response(message.to_payload())
 
     async def edit_message(self, request: web.Request) -> web.Response:
         """PATCH /channels/{id}/messages/{id}: only the bot's own messages."""
@@ -489,11 +555,11 @@ class RestApi:
             return message
         if message.author is not self.standin.bot_user:
             return self.refuse(request, 403, CANNOT_EDIT_OTHERS)
-        refused = self._check_message(request, request["body"], creating=False)
+        refused = self._check_message(request, request[BODY], creating=False)
         if refused is not None:
             return refused
-        self.standin.edit_message(message, request["body"], request["files"])
-        return web.json_response(message.to_payload())
+        self.standin.edit_message(message, request[BODY], request[FILES])
+        return json_response(message.to_payload())
 
     async def delete_message(self, request: web.Request) -> web.StreamResponse:
         """DELETE /channels/{id}/messages/{id}: own messages, or others' with MANAGE_MESSAGES."""
@@ -503,7 +569,10 @@ class RestApi:
         guild = message.guild
         assert guild is not None
         permissions = guild.permissions_for(guild.members[self.standin.bot_user.id])
-        if message.author is not self.standin.bot_user and not permissions & Permission.MANAGE_MESSAGES:
+        if (
+            message.author is not self.standin.bot_user
+            and not permissions & Permission.MANAGE_MESSAGES
+        ):
             return self.refuse(request, 403, MISSING_PERMISSIONS)
         self.standin.delete_message(message)
         return web.Response(status=204)

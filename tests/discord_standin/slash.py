@@ -33,7 +33,15 @@ NUMBER = 10
 ATTACHMENT = 11
 
 OptionValue = (
-    str | int | float | bool | StandInUser | StandInMember | StandInChannel | StandInRole | StandInAttachment
+    str
+    | int
+    | float
+    | bool
+    | StandInUser
+    | StandInMember
+    | StandInChannel
+    | StandInRole
+    | StandInAttachment
 )
 
 
@@ -49,9 +57,18 @@ def build_command_data(
     schema: list[JSON] = command.get("options") or []
     path: list[JSON] = []
     for part in parts[1:]:
-        level = next((o for o in schema if o["name"] == part and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)), None)
+        level = next(
+            (
+                o
+                for o in schema
+                if o["name"] == part and o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP)
+            ),
+            None,
+        )
         if level is None:
-            raise ValueError(f"/{command['name']} has no subcommand {part!r} on the way to {name!r}")
+            raise ValueError(
+                f"/{command['name']} has no subcommand {part!r} on the way to {name!r}"
+            )
         path.append(level)
         schema = level.get("options") or []
     if any(o["type"] in (SUB_COMMAND, SUB_COMMAND_GROUP) for o in schema):
@@ -67,7 +84,11 @@ def build_command_data(
 
     resolved: dict[str, JSON] = {}
     values: list[JSON] = [
-        {"name": key, "type": known[key]["type"], "value": _option_value(known[key], value, guild, invoker, resolved)}
+        {
+            "name": key,
+            "type": known[key]["type"],
+            "value": _option_value(known[key], value, guild, invoker, resolved),
+        }
         for key, value in options.items()
     ]
     for level in reversed(path):
@@ -89,25 +110,29 @@ def _option_value(
     def wrong(expected: str) -> ValueError:
         return ValueError(f"option {name!r} takes {expected}, got {value!r}")
 
+    if kind == BOOLEAN:
+        if not isinstance(value, bool):
+            raise wrong("a bool")
+        return value
     if kind == STRING:
         if not isinstance(value, str):
             raise wrong("a str")
         _check_range(name, len(value), schema.get("min_length"), schema.get("max_length"), "length")
     elif kind in (INTEGER, NUMBER):
-        if isinstance(value, bool) or not isinstance(value, int | float) or (kind == INTEGER and isinstance(value, float)):
-            raise wrong("an int" if kind == INTEGER else "a number")
+        integer_only = kind == INTEGER
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (integer_only and isinstance(value, float))
+        ):
+            raise wrong("an int" if integer_only else "a number")
         _check_range(name, value, schema.get("min_value"), schema.get("max_value"), "value")
-    elif kind == BOOLEAN:
-        if not isinstance(value, bool):
-            raise wrong("a bool")
-    if kind in (STRING, INTEGER, NUMBER):
-        choices = [c["value"] for c in schema.get("choices") or []]
-        if choices and value not in choices:
-            raise ValueError(f"option {name!r} must be one of {choices}, got {value!r}")
-        return value
-    if kind == BOOLEAN:
-        return value
-    return str(_resolve(schema, value, guild, invoker, resolved))
+    else:
+        return str(_resolve(schema, value, guild, invoker, resolved))
+    choices = [c["value"] for c in schema.get("choices") or []]
+    if choices and value not in choices:
+        raise ValueError(f"option {name!r} must be one of {choices}, got {value!r}")
+    return value
 
 
 def _check_range(name: str, value: float, low: float | None, high: float | None, what: str) -> None:
@@ -123,8 +148,20 @@ _EXPECTED = {
     ATTACHMENT: "an attachment",
 }
 _PARTIAL_CHANNEL_KEYS = frozenset(
-    {"id", "name", "type", "parent_id", "guild_id", "topic", "position", "nsfw", "flags",
-     "last_message_id", "rate_limit_per_user", "thread_metadata"}
+    {
+        "id",
+        "name",
+        "type",
+        "parent_id",
+        "guild_id",
+        "topic",
+        "position",
+        "nsfw",
+        "flags",
+        "last_message_id",
+        "rate_limit_per_user",
+        "thread_metadata",
+    }
 )
 
 
@@ -150,7 +187,9 @@ def _resolve(
     if isinstance(value, StandInChannel) and kind == CHANNEL:
         allowed = schema.get("channel_types")
         if allowed and int(value.type) not in allowed:
-            raise ValueError(f"option {schema['name']!r} accepts channel types {allowed}, not {int(value.type)}")
+            raise ValueError(
+                f"option {schema['name']!r} accepts channel types {allowed}, not {int(value.type)}"
+            )
         partial = {k: v for k, v in value.to_payload().items() if k in _PARTIAL_CHANNEL_KEYS}
         partial["permissions"] = str(guild.permissions_for(invoker))
         resolved.setdefault("channels", {})[str(value.id)] = partial

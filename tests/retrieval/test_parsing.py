@@ -32,13 +32,28 @@ def test_seed_article_fields(seed_file: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "title", "publisher", "author", "published"),
     [
-        ("missing_fields.txt", "Harbour ferry service suspended after storm damage",
-         "Harbour Gazette", None, None),
-        ("latin1.txt", "Café owners in Montréal protest new tax", "Le Journal", "Renée Lévesque",
-         datetime(2024, 1, 10, 8, tzinfo=UTC)),
+        (
+            "missing_fields.txt",
+            "Harbour ferry service suspended after storm damage",
+            "Harbour Gazette",
+            None,
+            None,
+        ),
+        (
+            "latin1.txt",
+            "Café owners in Montréal protest new tax",
+            "Le Journal",
+            "Renée Lévesque",
+            datetime(2024, 1, 10, 8, tzinfo=UTC),
+        ),
         ("plain.txt", "Council approves new cycle lanes", None, None, None),
-        ("page.html", "Tram drivers vote to strike over rosters", "Harbour Gazette",
-         "Ines Okafor", datetime(2024, 12, 3, tzinfo=UTC)),
+        (
+            "page.html",
+            "Tram drivers vote to strike over rosters",
+            "Harbour Gazette",
+            "Ines Okafor",
+            datetime(2024, 12, 3, tzinfo=UTC),
+        ),
     ],
 )
 def test_formats_and_missing_fields(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def test_passages_cover_every_sentence_in_order(tokens: TokenCounter) -> None:
     path = SAMPLES / "013_st-aldhelms-it-outage-inquiry.txt"
     [article], _ = parse_file(path, path.name)
     spans = split_passages(article.title, article.text, tokens.count, 64)
-    assert all(a.start < b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.start < b.start for a, b in itertools.pairwise(spans))
     for start, end in sentence_spans(article.text):
         assert any(s.start < end and start < s.end for s in spans)
     covered = " ".join(article.text[s.start : s.end] for s in spans)
@@ -47,7 +48,7 @@ def test_consecutive_passages_share_a_sentence(tokens: TokenCounter) -> None:
     [article], _ = parse_file(path, path.name)
     spans = split_passages(article.title, article.text, tokens.count, 128)
     assert len(spans) > 2
-    pairs = list(zip(spans, spans[1:], strict=False))
+    pairs = list(itertools.pairwise(spans))
     overlapping = [b.start < a.end for a, b in pairs]
     assert all(overlapping)
     assert all(b.end > a.end for a, b in pairs)  # no passage is inside the one before
@@ -81,8 +82,10 @@ def test_overlong_sentence_is_cut_at_words_not_dropped(tokens: TokenCounter) -> 
 @pytest.mark.parametrize(
     ("text", "sentences"),
     [
-        ("Mr. Smith went to the U.S. Treasury. He left.",
-         ["Mr. Smith went to the U.S. Treasury.", "He left."]),
+        (
+            "Mr. Smith went to the U.S. Treasury. He left.",
+            ["Mr. Smith went to the U.S. Treasury.", "He left."],
+        ),
         ("He said: “It is done.” Then he left!", ["He said: “It is done.”", "Then he left!"]),
         ("Profit rose 5.5 pct. Sales fell.", ["Profit rose 5.5 pct.", "Sales fell."]),
         ("First paragraph\nSecond one.", ["First paragraph", "Second one."]),

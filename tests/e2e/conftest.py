@@ -1,0 +1,16 @@
+"""Fixtures for end-to-end tests that run discord.py against the local Discord stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.discord_standin import DiscordStandIn
+
+
+@pytest.fixture
+async def discord_server() -> AsyncIterator[DiscordStandIn]:
+    """A started stand-in with discord.py pointed at it (restored afterwards)."""
+    async with DiscordStandIn() as server:
+        yield server

@@ -1,0 +1,48 @@
+"""Answers with the real embedding model (run alone with ``pytest -m model``)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.engine import Engine
+from retrieval.settings import load_settings
+from tests.conftest import copy_samples
+
+pytestmark = pytest.mark.model
+
+
+async def test_seed_answers_how_many_soldiers(seed_file: Path, tmp_path: Path) -> None:
+    """The seed article answers the Mali question with the "53 soldiers" passage first."""
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    shutil.copy(seed_file, collection / seed_file.name)
+    settings = load_settings(collection=collection, data_dir=tmp_path / "data")
+    async with await Engine.open(settings) as engine:
+        await engine.reindex()
+        answer = await engine.ask("How many soldiers were killed in the attack in Mali?")
+    assert answer.found
+    assert "53 soldiers" in answer.passages[0].text
+    assert answer.sentence is not None
+    assert "53 soldiers" in answer.sentence.text
+    assert answer.sentence.highlighted_text == "At least 53 soldiers and one civilian"
+    citation = answer.passages[0].citation
+    assert citation.title == "Jihadists kill scores of soldiers in Mali attack"
+    assert (citation.publisher, citation.author) == ("the Guardian", "Jason Burke")
+    assert citation.published_at is not None and citation.published_at.year == 2019
+
+
+async def test_samples_cite_the_right_article(tmp_path: Path) -> None:
+    """Questions over the shipped samples are answered from the article that holds the fact."""
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    copy_samples(collection)
+    settings = load_settings(collection=collection, data_dir=tmp_path / "data")
+    async with await Engine.open(settings) as engine:
+        await engine.reindex()
+        comet = await engine.ask("Who discovered the comet from her back garden?")
+        mayor = await engine.ask("By how many votes did Farah Siddiqui win the mayoral race?")
+    assert "Fenwick" in comet.passages[0].citation.title
+    assert mayor.sentence is not None and "4,118" in mayor.sentence.text
