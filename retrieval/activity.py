@@ -42,6 +42,8 @@ class ActivityLog:
     async def open(cls, path: Path) -> ActivityLog:
         connection = await aiosqlite.connect(path)
         await connection.execute("PRAGMA journal_mode = WAL")
+        # a lost vote on power failure is acceptable; an fsync on every question is not
+        await connection.execute("PRAGMA synchronous = NORMAL")
         await connection.executescript(_SCHEMA)
         await connection.commit()
         return cls(connection)

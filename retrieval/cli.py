@@ -35,7 +35,7 @@ app = typer.Typer(
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-SAMPLE_QUESTION = "How many people were killed in the Harbour district floods?"
+SAMPLE_QUESTION = "How many people were killed in the Astel valley floods?"
 
 
 @app.callback()
@@ -156,6 +156,33 @@ def demo(
             return await engine.ask(question)
 
     print_answer(run(work))
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="Questions, JSON Lines.", exists=True)],
+    articles: Annotated[
+        list[Path] | None,
+        typer.Option("--articles", help="Articles to index first (file or folder; repeatable)."),
+    ] = None,
+    mode: Annotated[str, typer.Option(help="dense, bm25 or hybrid.")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure answer quality and latency on a question set."""
+    from retrieval.evaluation import evaluate_command
+
+    run(lambda settings: evaluate_command(settings, questions, articles or [], mode, as_json, out))
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Smaller sizes, for a first look.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Benchmark indexing and answering on this machine."""
+    from retrieval.benchmark import bench_command
+
+    run(lambda settings: bench_command(settings, quick, as_json, out))
 
 
 def print_answer(answer: Answer) -> None:

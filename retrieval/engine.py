@@ -13,13 +13,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from retrieval.activity import ActivityLog
 from retrieval.answering import Candidate, compose_answer
+from retrieval.batching import BatchingEncoder, LruCache
 from retrieval.datafolder import DataFolder
 from retrieval.embedding import Embedder, SentenceTransformerEmbedder
 from retrieval.errors import IndexBusyError, NotIndexedError
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 
 CANDIDATES = 30
 """Passages taken from each retriever before fusion."""
+ANSWER_CACHE_SIZE = 256
+"""Answers kept for repeated questions (per served generation)."""
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Engine:
         self._served: _Served | None = None
         self._activity: ActivityLog | None = None
         self._reindexing = asyncio.Lock()
+        self._encoder = BatchingEncoder(embedder)
+        self._answers: LruCache[Answer] = LruCache(ANSWER_CACHE_SIZE)
 
     @classmethod
     async def open(cls, settings: Settings, embedder: Embedder | None = None) -> Engine:
@@ -196,34 +201,46 @@ class Engine:
         started = time.perf_counter()
         top_k = k or self.settings.top_k
         async with self._reading() as served:
-            query = await asyncio.to_thread(self.embedder.embed, [question])
-            ranked = await asyncio.to_thread(_retrieve, served, question, query[0])
-            records = await served.store.passages(ranked.keys())
-            candidates = sorted(
-                (
-                    Candidate(
-                        records[pid],
-                        float(records[pid].vector @ query[0]),
-                        with_priors(score, records[pid].ordinal),
-                    )
-                    for pid, score in ranked.items()
-                    if pid in records
-                ),
-                key=lambda candidate: candidate.score,
-                reverse=True,
-            )
-            answer = await asyncio.to_thread(
-                compose_answer,
-                question,
-                candidates,
-                top_k=top_k,
-                max_per_article=self.settings.max_passages_per_article,
-                min_confidence=self.settings.min_confidence,
-            )
+            key = (served.generation.name, " ".join(question.lower().split()), top_k)
+            cached = self._answers.get(key)
+            if cached is not None:
+                answer = replace(cached, question=question)
+            else:
+                answer = await self._answer(served, question, top_k)
+                self._answers.put(key, answer)
         if self._activity is not None:
             elapsed = (time.perf_counter() - started) * 1000
             await self._activity.record_question(question, answer.found, elapsed)
         return answer
+
+    async def _answer(self, served: _Served, question: str, top_k: int) -> Answer:
+        """Retrieve, fetch and compose: the uncached path of :meth:`ask`."""
+        query = (await self._encoder.embed(question))[np.newaxis, :]
+        ranked = await asyncio.to_thread(
+            _retrieve, served, question, query[0], self.settings.retrieval_mode
+        )
+        records = await served.store.passages(ranked.keys())
+        candidates = sorted(
+            (
+                Candidate(
+                    records[pid],
+                    float(records[pid].vector @ query[0]),
+                    with_priors(score, records[pid].ordinal),
+                )
+                for pid, score in ranked.items()
+                if pid in records
+            ),
+            key=lambda candidate: candidate.score,
+            reverse=True,
+        )
+        return await asyncio.to_thread(
+            compose_answer,
+            question,
+            candidates,
+            top_k=top_k,
+            max_per_article=self.settings.max_passages_per_article,
+            min_confidence=self.settings.min_confidence,
+        )
 
     async def record_vote(self, user: str, answer: Answer, vote: int) -> None:
         """Store a reader's 👍 (+1) or 👎 (-1) with the question and the answer given."""
@@ -271,14 +288,19 @@ class Engine:
                 await old.store.close()
 
 
-def _retrieve(served: _Served, question: str, query: np.ndarray) -> dict[int, float]:
-    """Hybrid retrieval: {passage id: fused score}, best first.
+def _retrieve(served: _Served, question: str, query: np.ndarray, mode: str) -> dict[int, float]:
+    """{passage id: fused score}, best first.
 
-    Dense (FAISS) and lexical (BM25) rankings are fused by reciprocal rank.
+    In hybrid mode the dense (FAISS) and lexical (BM25) rankings are fused by
+    reciprocal rank; "dense" and "bm25" use one ranking alone (for comparison).
     """
-    _, dense_ids = served.vectors.search(query[np.newaxis, :], CANDIDATES)
-    _, lexical_ids = served.lexical.search(question, CANDIDATES)
-    return reciprocal_rank_fusion([dense_ids[0][dense_ids[0] >= 0].tolist(), lexical_ids.tolist()])
+    rankings: list[list[int]] = []
+    if mode != "bm25":
+        _, dense_ids = served.vectors.search(query[np.newaxis, :], CANDIDATES)
+        rankings.append(dense_ids[0][dense_ids[0] >= 0].tolist())
+    if mode != "dense":
+        rankings.append(served.lexical.search(question, CANDIDATES)[1].tolist())
+    return reciprocal_rank_fusion(rankings)
 
 
 def default_embedder(settings: Settings, data: DataFolder) -> Embedder:

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     model: str = "packaged"
     encoder: Literal["onnx-int8", "sentence-transformers"] = "onnx-int8"
     passage_tokens: int = Field(128, ge=32, le=512)
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = Field(3, ge=1, le=10)
     max_passages_per_article: int = Field(2, ge=1, le=10)
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -21,6 +22,7 @@ class HashingEmbedder:
         self._max_tokens = max_tokens
         self.delay = delay
         self.embedded: list[str] = []
+        self.calls = 0
 
     @property
     def model_id(self) -> str:
@@ -40,9 +42,8 @@ class HashingEmbedder:
     def embed(
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
+        self.calls += 1
         if self.delay:
-            import time
-
             time.sleep(self.delay)
         vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
