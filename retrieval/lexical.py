@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
+from functools import lru_cache
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 _STEMMER = Stemmer.Stemmer("english")
+_WORD = re.compile(r"(?u)\b\w\w+\b")
+_STOPWORDS = frozenset(STOPWORDS_EN)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop words removed, English-stemmed words (bm25s's own scheme, faster)."""
+    return list(_stem(tuple(w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS)))
+
+
+@lru_cache(maxsize=4096)
+def _stem(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_STEMMER.stemWords(words))
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """Lower-cased, stop words removed, English-stemmed word lists."""
-    tokens = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_STEMMER, return_ids=False, show_progress=False
-    )
-    assert isinstance(tokens, list)
-    return tokens
+    """:func:`terms` of each text."""
+    return [terms(text) for text in texts]
 
 
 class LexicalIndex:
