@@ -100,6 +100,9 @@ class SentenceTransformerEmbedder:
         with self._lock:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
+                from transformers.utils import logging as transformers_logging
+
+                transformers_logging.disable_progress_bar()
 
                 log.info("loading sentence-transformers model from %s", self._model_dir)
                 self._model = SentenceTransformer(str(self._model_dir), device="cpu")

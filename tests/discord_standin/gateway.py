@@ -34,7 +34,6 @@ REQUEST_GUILD_MEMBERS = 8
 INVALID_SESSION = 9
 DISPATCH = 0
 
-CLOSE_UNKNOWN_ERROR = 4000
 CLOSE_UNKNOWN_OPCODE = 4001
 CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
@@ -67,7 +66,7 @@ class ZstdStream:
 
     def compress(self, data: bytes) -> bytes:
         """Compress one gateway message as a flushed block of the shared frame."""
-        return self._context.compress(data) + self._context.flush(self._flush)
+        return bytes(self._context.compress(data) + self._context.flush(self._flush))
 
 
 COMPRESSORS: dict[str, type[ZlibStream] | type[ZstdStream]] = {

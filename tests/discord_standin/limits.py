@@ -55,7 +55,7 @@ SELECT_TYPES = frozenset({3, 5, 6, 7, 8})
 LINK_STYLE = 5
 PREMIUM_STYLE = 6
 
-_COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
+_COMMAND_NAME = re.compile(rf"^[-_'\w]{{1,{COMMAND_NAME_MAX}}}$")
 
 
 class FormErrors:

@@ -73,10 +73,15 @@ class UploadedFile:
     content_type: str
 
 
-BODY = web.RequestKey("body", object)
-"""The parsed JSON body (``payload_json`` for multipart), or None."""
-FILES = web.RequestKey("files", list[UploadedFile])
-"""The uploaded ``files[n]`` parts, by index."""
+@dataclass
+class ParsedBody:
+    """A request's JSON body (``payload_json`` for multipart, None if empty) and its files."""
+
+    json: Any
+    files: list[UploadedFile]
+
+
+PARSED = web.RequestKey("parsed", ParsedBody)
 
 
 class BadRequestBody(Exception):
@@ -189,7 +194,7 @@ class RestApi:
             files=[(f.filename, len(f.data)) for f in files],
         )
         self.standin.requests.append(record)
-        request[BODY], request[FILES] = body, files
+        request[PARSED] = ParsedBody(body, files)
         match = request.match_info
         response: web.StreamResponse
         if bad_json:
@@ -224,13 +229,12 @@ class RestApi:
             return None, []
         if request.content_type.startswith("multipart/"):
             form = await request.post()
-            files = []
+            files: list[UploadedFile] = []
             body: Any = None
             for name, value in form.items():
                 if name == "payload_json":
-                    body = self._parse_json(
-                        value if isinstance(value, str) else value.file.read().decode()
-                    )
+                    text = value.file.read().decode() if isinstance(value, FileField) else value
+                    body = self._parse_json(str(text))
                 elif isinstance(value, FileField):
                     match = re.fullmatch(r"files\[(\d+)\]", name)
                     index = int(match.group(1)) if match else len(files)
@@ -256,7 +260,7 @@ class RestApi:
         interaction: StandInInteraction | None = None,
     ) -> web.Response:
         """Answer with a Discord error and record it in ``rejected`` (and on the interaction)."""
-        rejection = RejectedRequest(f"{request.method} {request.path}", request[BODY], body)
+        rejection = RejectedRequest(f"{request.method} {request.path}", request[PARSED].json, body)
         self.standin.rejected.append(rejection)
         if interaction is not None:
             interaction.rejections.append(rejection)
@@ -288,7 +292,7 @@ class RestApi:
         errors = validate_message(payload, prefix)
         if errors:
             return self._invalid(request, errors, interaction)
-        if creating and is_empty_message(payload, bool(request[FILES])):
+        if creating and is_empty_message(payload, bool(request[PARSED].files)):
             return self.refuse(request, 400, EMPTY_MESSAGE, interaction)
         return None
 
@@ -341,10 +345,10 @@ class RestApi:
         scope = self._command_scope(request)
         if isinstance(scope, web.Response):
             return scope
-        errors = validate_commands(request[BODY])
+        errors = validate_commands(request[PARSED].json)
         if errors:
             return self._invalid(request, errors)
-        return json_response(self.standin.sync_commands(scope, request[BODY]))
+        return json_response(self.standin.sync_commands(scope, request[PARSED].json))
 
     # --- interactions ---------------------------------------------------------------
 
@@ -358,7 +362,7 @@ class RestApi:
             return self.refuse(request, 400, ALREADY_ACKNOWLEDGED, interaction)
         if interaction.expired:
             return self.refuse(request, 404, UNKNOWN_INTERACTION, interaction)
-        body = request[BODY]
+        body = request[PARSED].json
         if not isinstance(body, dict):
             body = {}
         kind = body.get("type")
@@ -379,7 +383,7 @@ class RestApi:
         interaction.callbacks.append(body)
         message: RecordedMessage | None = None
         if kind == 4:
-            message = self.standin.interaction_message(interaction, data, request[FILES])
+            message = self.standin.interaction_message(interaction, data, request[PARSED].files)
             interaction.original = interaction.response = message
         elif kind == 5:
             deferred = {"flags": LOADING | (int(data.get("flags") or 0) & EPHEMERAL)}
@@ -389,7 +393,7 @@ class RestApi:
         elif kind == 7:
             message = interaction.source_message
             assert message is not None  # component interactions always have one
-            self.standin.edit_message(message, data, request[FILES])
+            self.standin.edit_message(message, data, request[PARSED].files)
             interaction.original = interaction.response = message
         else:
             interaction.modal = data
@@ -425,7 +429,7 @@ class RestApi:
         interaction = self._webhook_interaction(request)
         if isinstance(interaction, web.Response):
             return interaction
-        body = request[BODY]
+        body = request[PARSED].json
         refused = self._check_message(request, body, creating=True, interaction=interaction)
         if refused is not None:
             return refused
@@ -434,10 +438,10 @@ class RestApi:
         if interaction.response_type == 5 and original is not None and original.loading:
             message = original
             self.standin.edit_message(
-                message, {k: v for k, v in body.items() if k != "flags"}, request[FILES]
+                message, {k: v for k, v in body.items() if k != "flags"}, request[PARSED].files
             )
         else:
-            message = self.standin.interaction_message(interaction, body, request[FILES])
+            message = self.standin.interaction_message(interaction, body, request[PARSED].files)
             interaction.followup_messages.append(message)
         if interaction.response is None:
             interaction.response = message
@@ -468,12 +472,12 @@ class RestApi:
             return web.Response(status=204)
         if request.method != "PATCH":
             return error(405, {"message": "405: Method Not Allowed", "code": 0})
-        body = request[BODY]
+        body = request[PARSED].json
         refused = self._check_message(request, body, creating=False, interaction=interaction)
         if refused is not None:
             return refused
         interaction.edits.append(body)
-        self.standin.edit_message(message, body, request[FILES])
+        self.standin.edit_message(message, body, request[PARSED].files)
         if interaction.response is None and message is interaction.original:
             interaction.response = message
         interaction.changed()
@@ -501,10 +505,10 @@ class RestApi:
             Permission.SEND_MESSAGES_IN_THREADS if channel.is_thread else Permission.SEND_MESSAGES
         )
         if not permissions & needed or (
-            request[FILES] and not permissions & Permission.ATTACH_FILES
+            request[PARSED].files and not permissions & Permission.ATTACH_FILES
         ):
             return self.refuse(request, 403, MISSING_PERMISSIONS)
-        body = request[BODY]
+        body = request[PARSED].json
         refused = self._check_message(request, body, creating=True)
         if refused is not None:
             return refused
@@ -521,7 +525,7 @@ class RestApi:
                 )
                 return self._invalid(request, errors)
         message = self.standin.build_message(
-            channel, self.standin.bot_user, body, request[FILES], referenced=referenced
+            channel, self.standin.bot_user, body, request[PARSED].files, referenced=referenced
         )
         self.standin.publish(message)
         return json_response(message.to_payload())
@@ -555,10 +559,10 @@ class RestApi:
             return message
         if message.author is not self.standin.bot_user:
             return self.refuse(request, 403, CANNOT_EDIT_OTHERS)
-        refused = self._check_message(request, request[BODY], creating=False)
+        refused = self._check_message(request, request[PARSED].json, creating=False)
         if refused is not None:
             return refused
-        self.standin.edit_message(message, request[BODY], request[FILES])
+        self.standin.edit_message(message, request[PARSED].json, request[PARSED].files)
         return json_response(message.to_payload())
 
     async def delete_message(self, request: web.Request) -> web.StreamResponse:

@@ -243,7 +243,8 @@ class DiscordStandIn:
         """Run ``client.start(self.token)`` for the block; then ``await client.close()``.
 
         If the client dies (e.g. an exception in ``setup_hook``), the stand-in's waits
-        fail at once with that exception instead of timing out.
+        fail at once with that exception instead of timing out, and so does leaving the
+        block.
         """
         task = asyncio.create_task(client.start(self.token), name="discord.py client")
         self._client_tasks.add(task)
@@ -256,8 +257,9 @@ class DiscordStandIn:
             await asyncio.wait({task}, timeout=5)
             if not task.done():
                 task.cancel()
-            elif not task.cancelled() and task.exception() is not None:
-                log.warning("discord.py client ended with %r", task.exception())
+        failure = task.exception() if task.done() and not task.cancelled() else None
+        if failure is not None:
+            raise RuntimeError("the discord.py client stopped with an exception") from failure
 
     # --- building the world ---------------------------------------------------------
 
@@ -444,7 +446,7 @@ class DiscordStandIn:
         """Answer REQUEST_GUILD_MEMBERS (op 8) with one GUILD_MEMBERS_CHUNK per guild."""
         guild_ids = data.get("guild_id")
         for guild_id in guild_ids if isinstance(guild_ids, list) else [guild_ids]:
-            guild = self.guilds.get(int(guild_id))
+            guild = self.guilds.get(int(guild_id or 0))
             if guild is None:
                 continue
             wanted = {int(user_id) for user_id in data.get("user_ids") or []}
@@ -686,8 +688,8 @@ class DiscordStandIn:
                 f"{member.user.username} lacks default_member_permissions {required} for /{name}"
             )
         values: dict[str, OptionValue] = dict(options or {})
-        for option_name, (filename, data, content_type) in (attachments or {}).items():
-            values[option_name] = self.add_attachment(filename, data, content_type)
+        for option_name, (filename, content, content_type) in (attachments or {}).items():
+            values[option_name] = self.add_attachment(filename, content, content_type)
         data = build_command_data(command, name, values, guild, member)
         return await self._dispatch_interaction(
             connection, 2, name, data, guild, channel, member, locale=locale
@@ -769,7 +771,9 @@ class DiscordStandIn:
         message = self.build_message(channel, member.user, body, [], referenced=reference)
         message.attachments = list(attachments)
         for extra in mentions:
-            user = self.users[extra.id]
+            user = self.users.get(extra.id)
+            if user is None:
+                raise ValueError(f"mentions: no stand-in user has id {extra.id}")
             if user not in message.mentions:
                 message.mentions.append(user)
         sent = self.publish(message)
@@ -955,7 +959,9 @@ class DiscordStandIn:
         if message.ephemeral or connection is None or not self._ready:
             return None
         if not connection.intents & Intent.GUILD_MESSAGES:
-            log.info("not delivering message %s: the bot lacks the GUILD_MESSAGES intent", message.id)
+            log.info(
+                "not delivering message %s: the bot lacks the GUILD_MESSAGES intent", message.id
+            )
             return None
         return connection.dispatch("MESSAGE_CREATE", self._message_event(message))
 
