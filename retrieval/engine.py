@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,9 @@ from retrieval.activity import ActivityLog
 from retrieval.answering import Candidate, compose_answer
 from retrieval.batching import BatchingEncoder, LruCache
 from retrieval.datafolder import DataFolder
-from retrieval.embedding import Embedder, SentenceTransformerEmbedder
+from retrieval.dates import time_window
+from retrieval.embedders import make_embedder
+from retrieval.embedding import Embedder
 from retrieval.errors import IndexBusyError, NotIndexedError
 from retrieval.indexer import (
     LEXICAL_FOLDER,
@@ -35,7 +38,7 @@ from retrieval.indexer import (
 )
 from retrieval.ingest import IngestReport, save_uploads
 from retrieval.lexical import LexicalIndex
-from retrieval.ranking import reciprocal_rank_fusion, with_priors
+from retrieval.ranking import DATED_QUESTION_DEPTH, lexical_query, reciprocal_rank_fusion
 from retrieval.settings import Settings
 from retrieval.store import Store
 from retrieval.types import Answer, IndexStats, IndexSummary
@@ -109,6 +112,9 @@ class Engine:
         return engine
 
     async def close(self) -> None:
+        """Wait for a running reindex to finish, then close the index and the log."""
+        async with self._reindexing:
+            pass
         if self._served is not None:
             await self._served.store.close()
             self._served = None
@@ -149,43 +155,51 @@ class Engine:
         if self._reindexing.locked():
             raise IndexBusyError("a reindex is already running")
         async with self._reindexing:
-            with self._data.reindex_lock():
-                served = self._data.current()
-                summary, generation = await reindex(
-                    collection or self.settings.collection,
-                    served,
-                    self._data.new_generation,
-                    self.embedder,
-                    self.settings.passage_tokens,
-                    rebuild=rebuild,
-                    progress=progress,
-                )
-                if generation is not None:
-                    fresh = await _Served.load(generation, self.embedder)
-                    self._data.publish(generation)
-                    await self._swap(fresh)
-                    self._data.remove_stale(keep={generation})
-                elif self._served is None and served is not None:
-                    await self._swap(await _Served.load(served, self.embedder))
+            return await self._reindex_locked(collection, rebuild, progress)
+
+    async def _reindex_locked(
+        self, collection: Path | None, rebuild: bool, progress: Progress | None
+    ) -> IndexSummary:
+        with self._data.reindex_lock():
+            served = self._data.current()
+            summary, generation = await reindex(
+                collection or self.settings.collection,
+                served,
+                self._data.new_generation,
+                self.embedder,
+                self.settings.passage_tokens,
+                rebuild=rebuild,
+                progress=progress,
+            )
+            if generation is not None:
+                fresh = await _Served.load(generation, self.embedder)
+                self._data.publish(generation)
+                await self._swap(fresh)
+                self._data.remove_stale(keep={generation})
+            elif self._served is None and served is not None:
+                await self._swap(await _Served.load(served, self.embedder))
         return summary
 
-    async def ingest(self, files: list[tuple[str, bytes]]) -> IngestReport:
+    async def ingest(
+        self, files: list[tuple[str, bytes]], progress: Progress | None = None
+    ) -> IngestReport:
         """Save uploaded article files into the collection and reindex.
 
         Raises:
-            IndexBusyError: a reindex is already running.
+            IndexBusyError: a reindex is already running (nothing is saved then).
         """
         if self._reindexing.locked():
             raise IndexBusyError("a reindex is already running")
-        report = await asyncio.to_thread(
-            save_uploads,
-            files,
-            self.settings.collection,
-            max_bytes=self.settings.ingest_max_bytes,
-            extensions=self.settings.ingest_extensions,
-        )
-        if report.saved:
-            report.summary = await self.reindex()
+        async with self._reindexing:
+            report = await asyncio.to_thread(
+                save_uploads,
+                files,
+                self.settings.collection,
+                max_bytes=self.settings.ingest_max_bytes,
+                extensions=self.settings.ingest_extensions,
+            )
+            if report.saved:
+                report.summary = await self._reindex_locked(None, False, progress)
         return report
 
     async def ask(self, question: str, k: int | None = None) -> Answer:
@@ -216,23 +230,15 @@ class Engine:
     async def _answer(self, served: _Served, question: str, top_k: int) -> Answer:
         """Retrieve, fetch and compose: the uncached path of :meth:`ask`."""
         query = (await self._encoder.embed(question))[np.newaxis, :]
-        ranked = await asyncio.to_thread(
+        retrieved = await asyncio.to_thread(
             _retrieve, served, question, query[0], self.settings.retrieval_mode
         )
-        records = await served.store.passages(ranked.keys())
-        candidates = sorted(
-            (
-                Candidate(
-                    records[pid],
-                    float(records[pid].vector @ query[0]),
-                    with_priors(score, records[pid].ordinal),
-                )
-                for pid, score in ranked.items()
-                if pid in records
-            ),
-            key=lambda candidate: candidate.score,
-            reverse=True,
-        )
+        records = await served.store.passages(retrieved.keys())
+        candidates = [
+            Candidate(records[pid], float(records[pid].vector @ query[0]), lexical)
+            for pid, lexical in retrieved.items()
+            if pid in records
+        ]
         return await asyncio.to_thread(
             compose_answer,
             question,
@@ -240,6 +246,7 @@ class Engine:
             top_k=top_k,
             max_per_article=self.settings.max_passages_per_article,
             min_confidence=self.settings.min_confidence,
+            mode=self.settings.retrieval_mode,
         )
 
     async def record_vote(self, user: str, answer: Answer, vote: int) -> None:
@@ -289,20 +296,30 @@ class Engine:
 
 
 def _retrieve(served: _Served, question: str, query: np.ndarray, mode: str) -> dict[int, float]:
-    """{passage id: fused score}, best first.
+    """The pool to re-rank: {passage id: BM25 score scaled to the best, 0 if BM25 missed it}.
 
     In hybrid mode the dense (FAISS) and lexical (BM25) rankings are fused by
-    reciprocal rank; "dense" and "bm25" use one ranking alone (for comparison).
+    reciprocal rank and the best ``CANDIDATES`` kept; "dense" and "bm25" use one ranking
+    alone (for comparison). A question naming a time looks deeper, as passages outside
+    its window are dropped afterwards.
     """
+    depth = CANDIDATES
+    if time_window(question, datetime.now(UTC)) is not None:
+        depth = DATED_QUESTION_DEPTH
     rankings: list[list[int]] = []
+    lexical: dict[int, float] = {}
     if mode != "bm25":
-        _, dense_ids = served.vectors.search(query[np.newaxis, :], CANDIDATES)
+        _, dense_ids = served.vectors.search(query[np.newaxis, :], depth)
         rankings.append(dense_ids[0][dense_ids[0] >= 0].tolist())
     if mode != "dense":
-        rankings.append(served.lexical.search(question, CANDIDATES)[1].tolist())
-    return reciprocal_rank_fusion(rankings)
+        scores, ids = served.lexical.search(lexical_query(question), depth)
+        rankings.append(ids.tolist())
+        top = float(scores[0]) if len(scores) else 1.0
+        lexical = {int(i): float(s) / top for i, s in zip(ids, scores, strict=True)}
+    pool = list(reciprocal_rank_fusion(rankings))[:depth]
+    return {pid: lexical.get(pid, 0.0) for pid in pool}
 
 
 def default_embedder(settings: Settings, data: DataFolder) -> Embedder:
-    """The embedder the settings name."""
-    return SentenceTransformerEmbedder(settings.model_path())
+    """The encoder the settings name; the quantized one is cached in the data folder."""
+    return make_embedder(settings.encoder, settings.model_path(), data.encoder_cache)

@@ -270,4 +270,9 @@ async def _apply(
         )
     await store.commit()
     vectors.add(np.asarray(new_ids, dtype=np.int64), embedded)
+    if vectors.needs_rebuild():
+        report("vectors", 0, 1)
+        ids, all_vectors = await store.all_vectors(embedder.dimension)
+        vectors = await asyncio.to_thread(VectorIndex.build, ids, all_vectors)
+        report("vectors", 1, 1)
     return vectors

@@ -1,0 +1,97 @@
+"""The bot: intents, cogs loaded as extensions, slash commands synced, errors explained."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.access import Cooldown
+from bot.rendering import NO_PINGS, explain
+from retrieval.engine import Engine
+from retrieval.errors import CitebotError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("bot.cogs.ask", "bot.cogs.mentions", "bot.cogs.admin", "bot.cogs.stats")
+
+
+class CitebotTree(app_commands.CommandTree):
+    """The slash-command tree; turns a command's errors into a reply for the person."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        cause = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(cause, CitebotError):
+            message = explain(cause)
+        else:
+            command = interaction.command.name if interaction.command else "?"
+            log.error("/%s failed", command, exc_info=cause)
+            message = "Sorry, something went wrong; it has been logged."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(
+                    message, ephemeral=True, allowed_mentions=NO_PINGS
+                )
+        except discord.HTTPException:
+            log.warning("could not tell the user that /%s failed", interaction.command)
+
+
+class CitebotBot(commands.Bot):
+    """citebot on Discord: answers /ask and mentions from ``engine``, plus admin commands.
+
+    Args:
+        engine: the open engine every cog calls.
+        progress_interval: seconds between /reindex progress edits.
+        extensions: the cogs to load (one failing to load does not stop the others).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        progress_interval: float = 3.0,
+        extensions: Sequence[str] = EXTENSIONS,
+    ) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # the question text of a mention
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=NO_PINGS,
+            help_command=None,
+            tree_cls=CitebotTree,
+        )
+        self.engine = engine
+        self.progress_interval = progress_interval
+        self.ask_cooldown = Cooldown(engine.settings.ask_cooldown_seconds)
+        self._extension_names = tuple(extensions)
+
+    async def setup_hook(self) -> None:
+        await self.load_extensions()
+        synced = await self.tree.sync()
+        log.info("synced %d commands: %s", len(synced), ", ".join(c.name for c in synced))
+
+    async def load_extensions(self) -> list[str]:
+        """Load every extension that can be loaded; log the others. Returns those loaded."""
+        loaded = []
+        for name in self._extension_names:
+            try:
+                await self.load_extension(name)
+            except Exception:
+                log.exception("could not load %s; the bot runs without it", name)
+            else:
+                loaded.append(name)
+        return loaded
+
+    async def on_message(self, message: discord.Message) -> None:
+        """No prefix commands: a mention is a question, answered by the mentions cog."""
+
+    async def on_ready(self) -> None:
+        log.info("connected as %s to %d servers", self.user, len(self.guilds))

@@ -1,0 +1,1 @@
+"""One cog per feature, each loaded as an extension by :class:`bot.client.CitebotBot`."""

@@ -1,0 +1,28 @@
+"""/stats: what is indexed and when the index was last rebuilt."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.client import CitebotBot
+from bot.rendering import NO_PINGS, render_stats
+
+
+class StatsCog(commands.Cog):
+    """Shows the engine's index statistics."""
+
+    def __init__(self, bot: CitebotBot) -> None:
+        self.engine = bot.engine
+
+    @app_commands.command(name="stats", description="How many articles are indexed, and when.")
+    @app_commands.guild_only()
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()
+        info = await self.engine.stats()
+        await interaction.followup.send(render_stats(info), allowed_mentions=NO_PINGS)
+
+
+async def setup(bot: CitebotBot) -> None:
+    await bot.add_cog(StatsCog(bot))
