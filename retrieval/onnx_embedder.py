@@ -63,6 +63,9 @@ BUILD_SETTINGS: dict[str, Any] = {
 }
 """Everything that shapes the cached file besides the weights; part of its name."""
 
+SMALL_CALL = 4
+"""Calls with at most this many texts (questions) run on the single-thread session."""
+
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -97,7 +100,7 @@ class OnnxEmbedder:
         self._dimension, self._max_tokens = _read_model_shape(model_dir)
         self._tokens = TokenCounter(model_dir)
         self._tokenizer = _inference_tokenizer(model_dir, self._max_tokens)
-        self._session: onnxruntime.InferenceSession | None = None
+        self._sessions: dict[int, onnxruntime.InferenceSession] = {}
         self._input_names: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
@@ -127,23 +130,31 @@ class OnnxEmbedder:
         digest.update(json.dumps(BUILD_SETTINGS, sort_keys=True).encode())
         return self._cache_dir / f"{self.model_id}-int8-{digest.hexdigest()[:16]}.onnx"
 
-    def _loaded(self) -> onnxruntime.InferenceSession:
+    def _loaded(self, threads: int) -> onnxruntime.InferenceSession:
+        """The session running on ``threads`` threads (built on first use).
+
+        A few short questions run faster on one thread without spinning (no fork/join,
+        no core stolen from the other work); indexing batches use every core.
+        """
         with self._lock:
-            if self._session is None:
+            if threads not in self._sessions:
                 import onnxruntime
 
                 path = self.model_file()
                 if not path.exists():
                     _build(self._model_dir, path)
                 options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = self._threads
+                options.intra_op_num_threads = threads
                 options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-                log.info("loading %s with %d threads", path, self._threads)
-                self._session = onnxruntime.InferenceSession(
+                if threads == 1:
+                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                log.info("loading %s with %d threads", path, threads)
+                session = onnxruntime.InferenceSession(
                     str(path), options, providers=["CPUExecutionProvider"]
                 )
-                self._input_names = frozenset(i.name for i in self._session.get_inputs())
-            return self._session
+                self._input_names = frozenset(i.name for i in session.get_inputs())
+                self._sessions[threads] = session
+            return self._sessions[threads]
 
     def embed(
         self, texts: Sequence[str], *, progress: ProgressCallback | None = None
@@ -151,7 +162,7 @@ class OnnxEmbedder:
         out = np.empty((len(texts), self._dimension), dtype=np.float32)
         if not texts:
             return out
-        session = self._loaded()
+        session = self._loaded(1 if len(texts) <= SMALL_CALL else self._threads)
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
         order = np.argsort(lengths, kind="stable")

@@ -6,10 +6,13 @@ so it is replaced together with the vector and lexical indexes.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import numpy as np
@@ -76,8 +79,12 @@ class PassageRecord:
 class Store:
     """One SQLite file; open with :meth:`open`, close with :meth:`close`."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
+    def __init__(self, connection: aiosqlite.Connection, path: Path | None = None) -> None:
         self._db = connection
+        self._path = path
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -87,9 +94,13 @@ class Store:
         await connection.execute("PRAGMA journal_mode = WAL")
         await connection.executescript(_SCHEMA)
         await connection.commit()
-        return cls(connection)
+        return cls(connection, path)
 
     async def close(self) -> None:
+        with self._readers_lock:
+            for reader in self._reader_connections:
+                reader.close()
+            self._reader_connections.clear()
         await self._db.close()
 
     async def get_meta(self) -> dict[str, str]:
@@ -184,24 +195,37 @@ class Store:
 
     async def passages(self, passage_ids: Iterable[int]) -> dict[int, PassageRecord]:
         """Passages by id, with article text and citation."""
-        wanted = list(dict.fromkeys(int(i) for i in passage_ids))
         found: dict[int, PassageRecord] = {}
-        for chunk in _chunks(wanted):
-            marks = ",".join("?" * len(chunk))
-            query = (
-                "SELECT p.id, p.article_id, p.start, p.end, a.text, a.title, a.publisher,"
-                " a.author, a.published_at, a.url, p.vector, p.ordinal FROM passages p"
-                f" JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})"
-            )
-            async with self._db.execute(query, chunk) as cursor:
+        for chunk in _chunks(list(dict.fromkeys(int(i) for i in passage_ids))):
+            async with self._db.execute(_passages_query(len(chunk)), chunk) as cursor:
                 async for row in cursor:
-                    published = datetime.fromisoformat(row[8]) if row[8] else None
-                    citation = Citation(row[5], row[6], row[7], published, row[9])
-                    vector = np.frombuffer(row[10], dtype=np.float32)
-                    found[row[0]] = PassageRecord(
-                        row[0], row[1], row[11], row[2], row[3], row[4], citation, vector
-                    )
+                    found[row[0]] = _passage_record(row)
         return found
+
+    def passages_now(self, passage_ids: Iterable[int]) -> dict[int, PassageRecord]:
+        """:meth:`passages`, blocking, for a worker thread that answers a question.
+
+        Reads through a plain read-only sqlite3 connection of the calling thread, so a
+        question costs no round trips through the event loop and the aiosqlite thread.
+        """
+        reader = self._reader()
+        found: dict[int, PassageRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(int(i) for i in passage_ids))):
+            for row in reader.execute(_passages_query(len(chunk)), chunk):
+                found[row[0]] = _passage_record(row)
+        return found
+
+    def _reader(self) -> sqlite3.Connection:
+        reader: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if reader is None:
+            if self._path is None:
+                raise RuntimeError("this store was not opened from a file")
+            uri = f"{self._path.resolve().as_uri()}?mode=ro"
+            reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            with self._readers_lock:
+                self._reader_connections.append(reader)
+            self._readers.connection = reader
+        return reader
 
     async def counts(self) -> tuple[int, int]:
         """(articles, passages)."""
@@ -219,6 +243,22 @@ class Store:
             await self._db.backup(target)
         finally:
             await target.close()
+
+
+def _passages_query(count: int) -> str:
+    marks = ",".join("?" * count)
+    return (
+        "SELECT p.id, p.article_id, p.start, p.end, a.text, a.title, a.publisher,"
+        " a.author, a.published_at, a.url, p.vector, p.ordinal FROM passages p"
+        f" JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})"
+    )
+
+
+def _passage_record(row: Any) -> PassageRecord:
+    published = datetime.fromisoformat(row[8]) if row[8] else None
+    citation = Citation(row[5], row[6], row[7], published, row[9])
+    vector = np.frombuffer(row[10], dtype=np.float32)
+    return PassageRecord(row[0], row[1], row[11], row[2], row[3], row[4], citation, vector)
 
 
 def _chunks(items: list[int], size: int = 500) -> Iterable[list[int]]:
