@@ -27,6 +27,7 @@ class BatchingEncoder:
         self._max_batch = max_batch
         self._pending: list[tuple[str, asyncio.Future[np.ndarray]]] = []
         self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
 
     async def embed(self, text: str) -> np.ndarray:
         """The unit vector for ``text``."""
@@ -34,7 +35,7 @@ class BatchingEncoder:
         self._pending.append((text, future))
         if not self._draining:
             self._draining = True
-            asyncio.create_task(self._drain())
+            self._drainer = asyncio.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:

@@ -70,16 +70,18 @@ class TokenCounter:
         return len(self._tokenizer.encode(text).ids)
 
 
-class SentenceTransformerEmbedder:
-    """fp32 sentence-transformers on the CPU; loads the model on first use."""
+class ModelShape:
+    """What every encoder of a sentence-transformers model directory shares.
 
-    def __init__(self, model_dir: Path, *, batch_size: int = 64) -> None:
+    The model id, dimension, input limit and token count come from the directory
+    alone, so encoders of the same model (fp32 or quantized) agree on them and an
+    index built by one is served by the other.
+    """
+
+    def __init__(self, model_dir: Path) -> None:
         self._model_dir = model_dir
-        self._batch_size = batch_size
-        self._model: SentenceTransformer | None = None
-        self._lock = threading.Lock()
         self._tokens = TokenCounter(model_dir)
-        self._dimension, self._max_tokens = _read_model_shape(model_dir)
+        self._dimension, self._max_tokens = read_model_shape(model_dir)
 
     @property
     def model_id(self) -> str:
@@ -95,6 +97,16 @@ class SentenceTransformerEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return self._tokens.count(text)
+
+
+class SentenceTransformerEmbedder(ModelShape):
+    """fp32 sentence-transformers on the CPU; loads the model on first use."""
+
+    def __init__(self, model_dir: Path, *, batch_size: int = 64) -> None:
+        super().__init__(model_dir)
+        self._batch_size = batch_size
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
 
     def _loaded(self) -> SentenceTransformer:
         with self._lock:
@@ -127,7 +139,7 @@ class SentenceTransformerEmbedder:
         return out
 
 
-def _read_model_shape(model_dir: Path) -> tuple[int, int]:
+def read_model_shape(model_dir: Path) -> tuple[int, int]:
     """(dimension, max tokens) from the model's config files, without loading weights."""
     import json
 

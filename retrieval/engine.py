@@ -229,18 +229,20 @@ class Engine:
 
     async def _answer(self, served: _Served, question: str, top_k: int) -> Answer:
         """Retrieve, fetch and compose: the uncached path of :meth:`ask`."""
-        query = (await self._encoder.embed(question))[np.newaxis, :]
-        retrieved = await asyncio.to_thread(
-            _retrieve, served, question, query[0], self.settings.retrieval_mode
-        )
-        records = await served.store.passages(retrieved.keys())
+        query = await self._encoder.embed(question)
+        # One worker-thread hop for everything after embedding: under load each hop
+        # (and each aiosqlite round trip) costs a scheduler wake-up.
+        return await asyncio.to_thread(self._answer_now, served, question, query, top_k)
+
+    def _answer_now(self, served: _Served, question: str, query: np.ndarray, top_k: int) -> Answer:
+        retrieved = _retrieve(served, question, query, self.settings.retrieval_mode)
+        records = served.store.passages_now(retrieved.keys())
         candidates = [
-            Candidate(records[pid], float(records[pid].vector @ query[0]), lexical)
+            Candidate(records[pid], float(records[pid].vector @ query), lexical)
             for pid, lexical in retrieved.items()
             if pid in records
         ]
-        return await asyncio.to_thread(
-            compose_answer,
+        return compose_answer(
             question,
             candidates,
             top_k=top_k,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from retrieval.embedding import ProgressCallback, TokenCounter, _read_model_shape
+from retrieval.embedding import ModelShape, ProgressCallback
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -69,7 +69,7 @@ SMALL_CALL = 4
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(ModelShape):
     """int8 ONNX Runtime encoder, interchangeable with :class:`SentenceTransformerEmbedder`.
 
     ``model_id`` is the same as the fp32 embedder's, so an index built by one is
@@ -93,32 +93,14 @@ class OnnxEmbedder:
         batch_size: int = 64,
         threads: int | None = None,
     ) -> None:
-        self._model_dir = model_dir
+        super().__init__(model_dir)
         self._cache_dir = cache_dir
         self._batch_size = batch_size
         self._threads = threads or os.cpu_count() or 1
-        self._dimension, self._max_tokens = _read_model_shape(model_dir)
-        self._tokens = TokenCounter(model_dir)
         self._tokenizer = _inference_tokenizer(model_dir, self._max_tokens)
         self._sessions: dict[int, onnxruntime.InferenceSession] = {}
         self._input_names: frozenset[str] = frozenset()
         self._lock = threading.Lock()
-
-    @property
-    def model_id(self) -> str:
-        # Same rule as SentenceTransformerEmbedder.model_id: the vectors are interchangeable.
-        return self._model_dir.name if self._model_dir.name != "model" else "all-MiniLM-L6-v2"
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
-    def count_tokens(self, text: str) -> int:
-        return self._tokens.count(text)
 
     def model_file(self) -> Path:
         """Where the quantized model for these weights and settings is cached."""

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
     top_k: int = Field(3, ge=1, le=10)
     max_passages_per_article: int = Field(2, ge=1, le=10)
-    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    min_confidence: float = Field(0.383, ge=0.0, le=1.0)
     admin_roles: list[str] = Field(default_factory=list)
     allowed_channels: list[int] = Field(default_factory=list)
     ask_cooldown_seconds: float = Field(5.0, ge=0.0, le=3600.0)

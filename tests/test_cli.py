@@ -56,6 +56,7 @@ def test_index_summary_names_skipped_files(indexed: tuple[dict[str, str], str]) 
     assert "skipped feed.jsonl:2: invalid JSON" in out
     assert "skipped feed.jsonl#w-3: duplicate of feed.jsonl#w-1" in out
     code, out, _ = invoke(environment, "index")
+    assert code == 0
     assert "new 0, updated 0, unchanged 19, removed 0" in out
 
 

@@ -1,0 +1,249 @@
+"""From retrieved passages to an answer: sources shown, dates, disagreeing figures, not found."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from retrieval.answering import Candidate, compose_answer
+from retrieval.engine import Engine
+from retrieval.parsing import parse_file
+from retrieval.ranking import Scored, newer_first_on_ties, reciprocal_rank_fusion
+from retrieval.settings import Settings, load_settings
+from retrieval.store import PassageRecord
+from retrieval.types import Article, Citation
+from tests.conftest import SAMPLES, copy_samples
+from tests.fakes import HashingEmbedder
+
+FLOOD_DAY_ONE = "001_astel-floods-carrow-bridge"  # "At least 12 people were killed", 5 Mar 2024
+FLOOD_TOLL_RISES = "002_astel-flood-death-toll-rises"  # "rose to 31", 7 Mar 2024
+COMET = "008_halvorsen-comet-discovery"
+MARATHON = "011_eastfield-marathon-record"
+TOLL_QUESTION = "How many people were killed in the Astel valley floods?"
+MARCH_2024 = datetime(2024, 3, 14, tzinfo=UTC)
+
+
+def _article(name: str) -> Article:
+    path = SAMPLES / f"{name}.txt"
+    return parse_file(path, path.name)[0][0]
+
+
+def _direction(seed: int, like: np.ndarray | None = None, closeness: float = 0.0) -> np.ndarray:
+    """A unit vector; with ``like``, one whose cosine with it is about ``closeness``."""
+    vector = np.random.default_rng(seed).normal(size=16)
+    if like is not None:
+        vector -= (vector @ like) * like  # orthogonal to ``like``
+        vector = closeness * like + np.sqrt(1 - closeness**2) * vector / np.linalg.norm(vector)
+    return (vector / np.linalg.norm(vector)).astype(np.float32)
+
+
+def _candidate(
+    article: Article,
+    article_id: int,
+    passage: str,
+    similarity: float,
+    lexical: float,
+    vector: np.ndarray,
+    ordinal: int = 0,
+) -> Candidate:
+    """The passage of ``article`` that starts with ``passage``'s text, as a retrieved candidate."""
+    start = article.text.index(passage)
+    citation = Citation(
+        article.title, article.publisher, article.author, article.published_at, None
+    )
+    record = PassageRecord(
+        article_id * 100 + ordinal,
+        article_id,
+        ordinal,
+        start,
+        start + len(passage),
+        article.text,
+        citation,
+        vector,
+    )
+    return Candidate(record, similarity, lexical)
+
+
+def _flood_reports(same_story: bool = True) -> list[Candidate]:
+    """The first passages of the two flood reports, scored as the real model scores them."""
+    early, later = _article(FLOOD_DAY_ONE), _article(FLOOD_TOLL_RISES)
+    early_lead = early.text[: early.text.index("Astel County Fire")]
+    later_lead = later.text[: later.text.index("Six people remain")]
+    first = _direction(1)
+    second = _direction(2, first, 0.8 if same_story else 0.3)
+    return [
+        _candidate(early, 1, early_lead, 0.69, 1.0, first),
+        _candidate(later, 2, later_lead, 0.70, 0.58, second),
+    ]
+
+
+def test_disagreeing_figures_are_listed_newest_first() -> None:
+    """An early toll (12) and a later one (31): both figures with their sources, 31 first."""
+    answer = compose_answer(
+        TOLL_QUESTION, _flood_reports(), top_k=3, max_per_article=2, min_confidence=0.0
+    )
+    assert answer.found
+    assert "rose to 31" in answer.passages[0].text
+    assert [(r.figure, r.passage_index) for r in answer.conflicts] == [
+        ("31", 0),
+        ("At least 12 people", 1),
+    ]
+    dates = [r.citation.published_at for r in answer.conflicts]
+    assert dates == sorted(dates, reverse=True)
+    assert answer.sentence is not None and answer.sentence.highlighted_text == "31"
+    assert "rose to 31" in answer.sentence.text
+
+
+def test_newer_report_goes_first_only_when_it_tells_the_same_story() -> None:
+    """About equal relevance puts the newer report first, but not when the stories differ."""
+    same = compose_answer(
+        TOLL_QUESTION, _flood_reports(), top_k=3, max_per_article=2, min_confidence=0.0
+    )
+    different = compose_answer(
+        TOLL_QUESTION,
+        _flood_reports(same_story=False),
+        top_k=3,
+        max_per_article=2,
+        min_confidence=0.0,
+    )
+    assert same.passages[0].article_id == 2
+    assert different.passages[0].article_id == 1
+
+
+def test_agreeing_sources_are_not_a_conflict() -> None:
+    """Two passages of one report give one figure: nothing is said about disagreement."""
+    early = _article(FLOOD_DAY_ONE)
+    lead = early.text[: early.text.index("Astel County Fire")]
+    candidates = [_candidate(early, 1, lead, 0.7, 1.0, _direction(1))]
+    answer = compose_answer(
+        TOLL_QUESTION, candidates, top_k=3, max_per_article=2, min_confidence=0.0
+    )
+    assert answer.found and answer.conflicts == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "now", "found", "shown"),
+    [
+        ("How many people were killed in the Astel floods in March 2024?", MARCH_2024, True, 2),
+        ("How many people were killed in the Astel floods in 2012?", MARCH_2024, False, 2),
+        ("How many people were killed in the Astel floods last week?", MARCH_2024, True, 2),
+        (
+            "How many people were killed in the Astel floods last week?",
+            datetime(2024, 6, 1, tzinfo=UTC),
+            False,
+            2,
+        ),
+        ("How many people were killed in the Astel floods since March 6?", MARCH_2024, True, 1),
+    ],
+)
+def test_time_in_the_question_filters_by_publication_date(
+    question: str, now: datetime, found: bool, shown: int
+) -> None:
+    """Only reports published in the window answer; with none, "not found" lists the closest."""
+    answer = compose_answer(
+        question, _flood_reports(), top_k=3, max_per_article=2, min_confidence=0.0, now=now
+    )
+    assert answer.found is found
+    assert len(answer.passages) == shown
+    if not found:
+        assert answer.sentence is None and answer.conflicts == ()
+    if shown == 1:
+        assert answer.passages[0].citation.published_at == datetime(2024, 3, 7, 17, 40, tzinfo=UTC)
+
+
+def test_not_found_below_the_threshold_still_lists_closest_sources() -> None:
+    """Below min_confidence: found False, no sentence, the passages still listed as closest."""
+    answer = compose_answer(
+        TOLL_QUESTION, _flood_reports(), top_k=3, max_per_article=2, min_confidence=1.5
+    )
+    assert not answer.found
+    assert answer.sentence is None
+    assert len(answer.passages) == 2
+    assert answer.confidence < 1.5
+
+
+def _one_article_passages(similarities: list[float], other: float) -> list[Candidate]:
+    """Passages 1..n of the comet article, and one marathon passage with similarity ``other``."""
+    comet, marathon = _article(COMET), _article(MARATHON)
+    lines = [line for line in comet.text.splitlines() if line.strip()]
+    candidates = [
+        _candidate(comet, 1, line, similarity, 0.0, _direction(10 + n), ordinal=n + 1)
+        for n, (line, similarity) in enumerate(zip(lines, similarities, strict=False))
+    ]
+    first_line = marathon.text.splitlines()[1]
+    return [*candidates, _candidate(marathon, 2, first_line, other, 0.0, _direction(3), 1)]
+
+
+def test_passages_per_article_are_limited_so_several_sources_appear() -> None:
+    """A third passage of one article yields to an about-as-relevant passage of another."""
+    answer = compose_answer(
+        "What happened?",
+        _one_article_passages([0.8, 0.79, 0.78, 0.77], other=0.7),
+        top_k=3,
+        max_per_article=2,
+        min_confidence=0.0,
+    )
+    assert [p.article_id for p in answer.passages] == [1, 1, 2]
+
+
+def test_a_much_weaker_source_does_not_displace_a_relevant_passage() -> None:
+    """The limit is not filled with irrelevant sources: a far weaker one comes after."""
+    answer = compose_answer(
+        "What happened?",
+        _one_article_passages([0.8, 0.79, 0.78, 0.77], other=0.2),
+        top_k=4,
+        max_per_article=2,
+        min_confidence=0.0,
+    )
+    assert [p.article_id for p in answer.passages] == [1, 1, 1, 1]
+
+
+def test_fusion_and_tie_break() -> None:
+    """RRF rewards agreement between rankings; equal scores of one story put the newer first."""
+    fused = reciprocal_rank_fusion([[1, 2, 3], [2, 3, 1]])
+    assert list(fused) == [2, 1, 3]
+    old, new = datetime(2024, 3, 5, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC)
+    order = newer_first_on_ties([Scored(1.0, old), Scored(0.9, new), Scored(0.2, new)])
+    assert order == [1, 0, 2]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense"])
+async def test_deleted_article_leaves_no_trace(
+    mode: str, settings: Settings, collection: Path, embedder: HashingEmbedder
+) -> None:
+    """After deleting an article and reindexing, neither retriever alone returns any of it."""
+    copy_samples(collection, [FLOOD_DAY_ONE, COMET, MARATHON])
+    settings = settings.model_copy(update={"retrieval_mode": mode})
+    question = "Who discovered the comet from her back garden in Fenwick?"
+    async with await Engine.open(settings, embedder) as engine:
+        await engine.reindex()
+        before = await engine.ask(question, k=10)
+        (collection / f"{COMET}.txt").unlink()
+        await engine.reindex()
+        after = await engine.ask(question, k=10)
+    comet_title = "Retired teacher discovers comet from her back garden in Fenwick"
+    assert comet_title in {p.citation.title for p in before.passages}
+    assert comet_title not in {p.citation.title for p in after.passages}
+    assert all("Halvorsen" not in p.text for p in after.passages)
+
+
+@pytest.mark.model
+async def test_later_toll_first_over_the_samples(tmp_path: Path) -> None:
+    """Over the samples the 31 report (7 Mar) comes before the 12 report (5 Mar), and both
+    figures are listed, 31 first (real model)."""
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    copy_samples(collection)
+    settings = load_settings(collection=collection, data_dir=tmp_path / "data")
+    async with await Engine.open(settings) as engine:
+        await engine.reindex()
+        answer = await engine.ask(TOLL_QUESTION)
+    titles = [p.citation.title for p in answer.passages]
+    later = titles.index("Astel valley flood death toll rises to 31 as search widens")
+    earlier = titles.index("At least 12 dead as River Astel floods Carrow Bridge")
+    assert later < earlier
+    figures = [report.figure for report in answer.conflicts]
+    assert len(figures) == 2 and "31" in figures[0] and "12" in figures[1]

@@ -1,0 +1,154 @@
+"""``citebot eval``: the metrics are computed right, and the command runs end to end."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from retrieval.evaluation import (
+    EvalQuestion,
+    evaluate,
+    fold,
+    load_questions,
+    outcome,
+    summarize,
+)
+from retrieval.settings import Settings
+from retrieval.types import Answer, AnswerSentence, Citation, ScoredPassage
+from tests.conftest import SAMPLES
+from tests.fakes import HashingEmbedder
+
+CITATION = Citation("A title", "A paper", None, datetime(2024, 3, 5, tzinfo=UTC), None)
+
+
+def _answer(texts: list[str], found: bool = True, highlight: str | None = None) -> Answer:
+    passages = tuple(
+        ScoredPassage(n, n, text, 0, len(text), 1.0 - n / 10, CITATION)
+        for n, text in enumerate(texts)
+    )
+    sentence = None
+    if found and highlight is not None:
+        start = texts[0].index(highlight)
+        sentence = AnswerSentence(texts[0], 0, (start, start + len(highlight)))
+    return Answer("q", sentence, passages, found=found)
+
+
+def _question(answers: tuple[str, ...]) -> EvalQuestion:
+    return EvalQuestion("id", "q", answers)
+
+
+def test_fold_ignores_case_and_white_space() -> None:
+    """Answers are compared case-insensitively with runs of white space folded."""
+    assert fold("  At least\n12   People ") == "at least 12 people"
+
+
+def test_answer_only_at_rank_two() -> None:
+    """An answer found only in the second passage: hit@1 0, hit@3 1, hit@5 1, MRR 0.5."""
+    answer = _answer(["nothing here", "The toll ROSE TO  31 on Thursday", "other"])
+    result = summarize([outcome(_question(("rose to 31",)), answer, 10.0)])
+    assert (result.hit_at_1, result.hit_at_3, result.hit_at_5, result.mrr) == (0.0, 1.0, 1.0, 0.5)
+
+
+def test_ranks_and_highlight_over_several_questions() -> None:
+    """hit@k and MRR average over answerable questions; the highlight must hold an answer."""
+    outcomes = [
+        outcome(_question(("87 people",)), _answer(["pulled 87 people"], highlight="87 people"), 1),
+        outcome(_question(("May 9",)), _answer(["a", "b", "c", "sworn in on May 9"]), 2),
+        outcome(_question(("Kleve",)), _answer(["in Kleve"], highlight="in"), 3),
+        outcome(_question(("absent",)), _answer(["a", "b", "c", "d", "e"]), 4),
+    ]
+    result = summarize(outcomes)
+    assert result.hit_at_1 == 0.5
+    assert result.hit_at_3 == 0.5
+    assert result.hit_at_5 == 0.75
+    assert result.mrr == round((1 + 0.25 + 1) / 4, 4)
+    assert result.highlight == 0.25
+    assert (result.p50_ms, result.p95_ms) == (2.5, 3.9)
+
+
+def test_abstention_precision_and_recall() -> None:
+    """Precision: abstentions that were right; recall: unanswerable questions abstained on."""
+    outcomes = [
+        outcome(_question(()), _answer(["x"], found=False), 1),  # right to abstain
+        outcome(_question(()), _answer(["x"]), 1),  # answered what it could not
+        outcome(_question(("y",)), _answer(["y"], found=False), 1),  # abstained wrongly
+        outcome(_question(("y",)), _answer(["y"]), 1),
+    ]
+    result = summarize(outcomes)
+    assert (result.abstain_precision, result.abstain_recall) == (0.5, 0.5)
+    assert result.hit_at_1 == 1.0  # ranks count whether or not the answer was "found"
+
+
+def test_undefined_figures_are_none() -> None:
+    """With no unanswerable questions and no abstentions, abstention figures are undefined."""
+    result = summarize([outcome(_question(("y",)), _answer(["y"]), 1)])
+    assert (result.abstain_precision, result.abstain_recall) == (None, None)
+
+
+async def test_eval_indexes_articles_into_a_throwaway_folder(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Articles are indexed into a temporary data folder, every question is asked, and the
+    configured data folder is left untouched."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    for name in ("008_halvorsen-comet-discovery", "016_sorrel-hills-wildfire"):
+        (articles / f"{name}.txt").symlink_to(SAMPLES / f"{name}.txt")
+    questions = tmp_path / "questions.jsonl"
+    lines = [
+        {
+            "id": "1",
+            "question": "Near which village did the wildfire start?",
+            "answers": ["Brackenby"],
+            "article_id": "016",
+        },
+        {
+            "id": "2",
+            "question": "Who discovered the comet from her back garden?",
+            "answers": ["Ruth Halvorsen"],
+            "article_id": "008",
+        },
+        {
+            "id": "3",
+            "question": "Who won the 2022 FIFA World Cup final?",
+            "answers": [],
+            "article_id": None,
+        },
+    ]
+    questions.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+
+    loaded = load_questions(questions)
+    result = await evaluate(settings, loaded, [articles], "hybrid", embedder=HashingEmbedder())
+
+    assert result.questions == 3 and result.answerable == 2
+    assert result.hit_at_5 == 1.0
+    assert result.hit_at_1 is not None and result.mrr is not None
+    assert result.p95_ms >= result.p50_ms > 0
+    assert set(result.to_json()) == {
+        "hit@1",
+        "hit@3",
+        "hit@5",
+        "mrr",
+        "highlight",
+        "abstain_precision",
+        "abstain_recall",
+        "p50_ms",
+        "p95_ms",
+        "questions",
+    }
+    assert not settings.data_dir.exists()
+    assert any((tmp_path / "tmp" / "citebot-eval").iterdir())
+
+
+async def test_eval_rejects_an_unknown_mode(settings: Settings) -> None:
+    """A mode other than dense, bm25 or hybrid is a settings error, before any work."""
+    from retrieval.errors import SettingsError
+
+    with pytest.raises(SettingsError, match="--mode"):
+        await evaluate(settings, [], [], "fuzzy")
