@@ -210,7 +210,9 @@ def _export(model_dir: Path, target: Path) -> None:
     """The transformers model to ONNX, dynamic in batch and sequence, returning token vectors."""
     import torch
     from transformers import AutoModel
+    from transformers.utils import logging as transformers_logging
 
+    transformers_logging.disable_progress_bar()
     # Eager attention exports as plain MatMul/Softmax, which quantizes and optimizes
     # predictably; the SDPA path adds NaN guards that ONNX Runtime cannot fuse.
     model = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager")
