@@ -22,7 +22,6 @@ from retrieval.ranking import (
     sentence_coverage,
     term_rarity,
     weighted_share,
-    with_priors,
 )
 from retrieval.sentences import sentence_spans
 from retrieval.store import PassageRecord
@@ -111,12 +110,12 @@ def compose_answer(
 
 
 def rank(terms: set[str], candidates: list[Candidate], mode: str) -> list[_Ranked]:
-    """Candidates best first by the mode's score with the lead prior; newer first on ties."""
+    """Candidates best first by the mode's score; newer first on ties."""
     items = []
     for candidate in candidates:
         coverage = sentence_coverage(terms, candidate.record.text)
         score = relevance(mode, candidate.similarity, candidate.lexical, coverage)
-        items.append(_Ranked(candidate, with_priors(score, candidate.record.ordinal), coverage))
+        items.append(_Ranked(candidate, score, coverage))
     order = newer_first_on_ties(
         [
             Scored(

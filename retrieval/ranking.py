@@ -29,11 +29,6 @@ LEXICAL_WEIGHT = 0.5
 """Weight of BM25 (scaled so the query's best passage scores 1) beside cosine similarity."""
 COVERAGE_WEIGHT = 0.2
 """Weight of the share of question terms found in the passage's best sentence."""
-LEAD_BONUS = 0.0
-"""Score added to an article's opening passage. News is written lead first, but measured it
-does not pay: the former 0.5/(k+1) on RRF scores cost SQuAD hit@1 0.78 -> 0.66, and 0.02 on
-the re-ranked score cost news hit@1 0.930 -> 0.915 with no gain on SQuAD; so it is off, and
-this is the one place to turn it back on (bench/RESULTS.md)."""
 NEWER_MARGIN = 0.25
 """Reports of the same story scoring within this much of each other, the later one at least
 as relevant in meaning (within :data:`MEANING_MARGIN`), count as about equally relevant:
@@ -134,11 +129,6 @@ def relevance(mode: str, similarity: float, lexical: float, coverage: float) -> 
     if mode == "bm25":
         return lexical
     return meaning(similarity, coverage) + LEXICAL_WEIGHT * lexical
-
-
-def with_priors(score: float, ordinal: int) -> float:
-    """The score with the lead-passage prior."""
-    return score + (LEAD_BONUS if ordinal == 0 else 0.0)
 
 
 def newer_first_on_ties(scored: Sequence[Scored], margin: float = NEWER_MARGIN) -> list[int]:

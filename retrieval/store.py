@@ -193,17 +193,8 @@ class Store:
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         return ids, [f"{title}\n{text}" for _, title, text in rows]
 
-    async def passages(self, passage_ids: Iterable[int]) -> dict[int, PassageRecord]:
-        """Passages by id, with article text and citation."""
-        found: dict[int, PassageRecord] = {}
-        for chunk in _chunks(list(dict.fromkeys(int(i) for i in passage_ids))):
-            async with self._db.execute(_passages_query(len(chunk)), chunk) as cursor:
-                async for row in cursor:
-                    found[row[0]] = _passage_record(row)
-        return found
-
     def passages_now(self, passage_ids: Iterable[int]) -> dict[int, PassageRecord]:
-        """:meth:`passages`, blocking, for a worker thread that answers a question.
+        """Passages by id, with article text and citation; for the worker thread answering.
 
         Reads through a plain read-only sqlite3 connection of the calling thread, so a
         question costs no round trips through the event loop and the aiosqlite thread.
