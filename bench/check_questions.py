@@ -2,12 +2,15 @@
 
 Usage::
 
-    .venv/bin/python bench/check_questions.py [QUESTIONS_FILE]
+    .venv/bin/python bench/check_questions.py [QUESTIONS_FILE ...]
 
-``QUESTIONS_FILE`` defaults to ``bench/news.questions.jsonl``. Each line is
-``{"id", "question", "answers", "article_id", "kind"}``. The checks:
+The files default to the two halves of the news set, ``bench/news.tuning.questions.jsonl``
+and ``bench/news.test.questions.jsonl``. Each line is
+``{"id", "question", "answers", "article_id", "kind"}`` plus an optional ``asked_at``
+(an ISO date the question was asked on). The checks:
 
 * ids are unique and every line has the five fields with the right types;
+* no article is asked about in more than one file (the halves are split by article);
 * ``kind`` is one of count, date, who, where, other, unanswerable;
 * an ``unanswerable`` question has ``"answers": []`` and ``"article_id": null``,
   every other question has at least one answer and an article;
@@ -32,6 +35,7 @@ import json
 import re
 import sys
 from collections import Counter
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +43,14 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLES_DIR = REPO / "samples" / "articles"
 EVAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "eval"
 REUTERS_FILE = EVAL_DIR / "reuters21578.articles.jsonl"
-DEFAULT_QUESTIONS = REPO / "bench" / "news.questions.jsonl"
+DEFAULT_QUESTIONS = [
+    REPO / "bench" / "news.tuning.questions.jsonl",
+    REPO / "bench" / "news.test.questions.jsonl",
+]
 
 KINDS = ("count", "date", "who", "where", "other", "unanswerable")
 FIELDS = ("id", "question", "answers", "article_id", "kind")
+OPTIONAL_FIELDS = ("asked_at",)
 
 _WS = re.compile(r"\s+")
 
@@ -93,9 +101,14 @@ def check_shape(item: dict[str, Any]) -> list[str]:
     missing = [name for name in FIELDS if name not in item]
     if missing:
         return [f"missing fields {missing}"]
-    extra = sorted(set(item) - set(FIELDS))
+    extra = sorted(set(item) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if extra:
         problems.append(f"unexpected fields {extra}")
+    if "asked_at" in item:
+        try:
+            date.fromisoformat(str(item["asked_at"]))
+        except ValueError:
+            problems.append(f"asked_at {item['asked_at']!r} is not an ISO date")
     if not isinstance(item["question"], str) or not item["question"].strip():
         problems.append("question must be a non-empty string")
     answers = item["answers"]
@@ -119,13 +132,23 @@ def check_shape(item: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run every check, print a summary and return the process exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("questions", nargs="?", type=Path, default=DEFAULT_QUESTIONS)
+    parser.add_argument("questions", nargs="*", type=Path, default=DEFAULT_QUESTIONS)
     args = parser.parse_args(argv)
 
-    questions = load_questions(args.questions)
+    files = {path: load_questions(path) for path in args.questions}
+    questions = [item for items in files.values() for item in items]
     samples = load_samples(SAMPLES_DIR)
     failures: list[str] = []
     notes: list[str] = []
+
+    owner: dict[str, Path] = {}
+    for path, items in files.items():
+        for item in items:
+            article = item.get("article_id")
+            if article is None:
+                continue
+            if owner.setdefault(str(article), path) != path:
+                failures.append(f"{item.get('id')}: article {article} is in two files")
 
     ids = Counter(str(item.get("id")) for item in questions)
     failures += [f"{qid}: duplicate id" for qid, n in ids.items() if n > 1]
@@ -178,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         else "samples"
         for item in questions
     )
-    print(f"{len(questions)} questions in {args.questions.name}, {checked_answers} answers checked")
+    names = ", ".join(path.name for path in files)
+    print(f"{len(questions)} questions in {names}, {checked_answers} answers checked")
     order = [k for k in KINDS if kinds[k]] + sorted(k for k in kinds if k not in KINDS)
     print("per kind:   " + ", ".join(f"{k} {kinds[k]}" for k in order))
     print("per source: " + ", ".join(f"{k} {n}" for k, n in sorted(sources.items())))

@@ -1,11 +1,16 @@
-"""Where the bot answers (allowed channels) and how often (the per-user /ask cooldown)."""
+"""Where the bot answers (allowed channels) and how often (a per-user rate limit)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from datetime import datetime
 
 import discord
+
+from bot.rendering import retry_text
+
+NOT_HERE = "I do not answer questions in this channel."
 
 
 def home_channel_id(channel: object) -> int | None:
@@ -21,23 +26,62 @@ def answers_in(channel: object, allowed: Collection[int]) -> bool:
     return not allowed or home_channel_id(channel) in allowed
 
 
-class Cooldown:
-    """At most one question per user every ``seconds`` (0 turns it off)."""
+class RateLimit:
+    """A token bucket per user: ``burst`` questions at once, then ``per_minute`` a minute.
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.seconds = seconds
+    A user's bucket refills at the steady rate up to ``burst``; a question takes one
+    token. Full buckets are forgotten once many users are tracked, so memory is bounded
+    by the users who asked within the last ``burst / per_minute`` minutes.
+    ``per_minute`` 0 turns the limit off.
+    """
+
+    TRACKED = 1000
+    """Users tracked before the full buckets are forgotten."""
+
+    def __init__(
+        self, burst: int, per_minute: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.burst = burst
+        self.per_second = per_minute / 60
         self._clock = clock
-        self._last: dict[int, float] = {}
+        self._buckets: dict[int, tuple[float, float]] = {}
+        """user id -> (tokens, when they were counted)"""
+
+    @property
+    def tracked(self) -> int:
+        """How many users' buckets are held in memory."""
+        return len(self._buckets)
+
+    def _tokens(self, user_id: int, now: float) -> float:
+        tokens, counted = self._buckets.get(user_id, (self.burst, now))
+        return min(self.burst, tokens + (now - counted) * self.per_second)
 
     def retry_after(self, user_id: int) -> float | None:
         """Seconds until ``user_id`` may ask again, or None (and the question counts now)."""
-        if self.seconds <= 0:
+        if self.per_second <= 0:
             return None
         now = self._clock()
-        last = self._last.get(user_id)
-        if last is not None and now - last < self.seconds:
-            return self.seconds - (now - last)
-        self._last[user_id] = now
-        if len(self._last) > 1000:  # forget users whose cooldown is over
-            self._last = {u: t for u, t in self._last.items() if now - t < self.seconds}
+        tokens = self._tokens(user_id, now)
+        if tokens < 1:
+            return (1 - tokens) / self.per_second
+        self._buckets[user_id] = (tokens - 1, now)
+        if len(self._buckets) > self.TRACKED:
+            self._buckets = {
+                user: bucket
+                for user, bucket in self._buckets.items()
+                if self._tokens(user, now) < self.burst
+            }
         return None
+
+
+def refusal(
+    channel: object, user_id: int, allowed: Collection[int], limit: RateLimit, now: datetime
+) -> str | None:
+    """Why a command is not answered here and now (the channel, then the rate), else None.
+
+    A command that is answered counts against the user's rate.
+    """
+    if not answers_in(channel, allowed):
+        return NOT_HERE
+    retry = limit.retry_after(user_id)
+    return None if retry is None else retry_text(retry, now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from retrieval.cli import app, run
 
 
@@ -10,6 +12,9 @@ def run_bot() -> None:
     """Start the Discord bot (token from DISCORD_TOKEN or a .env file)."""
     from bot.app import start
 
+    # a server process says what it does: reindex summaries, versions served, refusals
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
     run(start)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -9,8 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import Cooldown
+from bot.access import RateLimit
 from bot.rendering import NO_PINGS, explain
+from bot.views import MoreSources, VoteButton
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError
 
@@ -70,13 +72,22 @@ class CitebotBot(commands.Bot):
         )
         self.engine = engine
         self.progress_interval = progress_interval
-        self.ask_cooldown = Cooldown(engine.settings.ask_cooldown_seconds)
+        self.rate_limit = RateLimit(engine.settings.ask_burst, engine.settings.ask_per_minute)
         self._extension_names = tuple(extensions)
+        self._watcher: asyncio.Task[None] | None = None
 
     async def setup_hook(self) -> None:
+        self.add_dynamic_items(MoreSources, VoteButton)  # answers' buttons, from any process
+        # a reindex run in a terminal is served within seconds, without a restart
+        self._watcher = asyncio.create_task(self.engine.watch_published())
         await self.load_extensions()
         synced = await self.tree.sync()
         log.info("synced %d commands: %s", len(synced), ", ".join(c.name for c in synced))
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        await super().close()
 
     async def load_extensions(self) -> list[str]:
         """Load every extension that can be loaded; log the others. Returns those loaded."""

@@ -15,10 +15,18 @@ from urllib.parse import quote
 
 import discord
 
-from retrieval.errors import CitebotError, IndexBusyError, NotIndexedError
+from retrieval.errors import CitebotError, EngineBusyError, IndexBusyError, NotIndexedError
 from retrieval.ingest import IngestReport
 from retrieval.render_text import format_date
-from retrieval.types import Answer, AnswerSentence, Citation, IndexStats, IndexSummary, SkippedFile
+from retrieval.types import (
+    SKIPPED_LISTED,
+    Answer,
+    AnswerSentence,
+    Citation,
+    IndexStats,
+    IndexSummary,
+    SkippedFile,
+)
 
 # Discord's limits that the renderers below have to respect (the others are never near).
 CONTENT_MAX = 2000
@@ -28,6 +36,9 @@ EMBED_FIELDS_MAX = 25
 EMBED_FIELD_VALUE_MAX = 1024
 EMBED_TOTAL_MAX = 6000
 BUTTON_LABEL_MAX = 80
+BUTTON_URL_MAX = 512
+EMBED_URL_MAX = 2048
+"""Longest URL Discord takes in an embed; Markdown links in field text also have to fit 1024."""
 LINK_BUTTONS_MAX = 20
 """Link buttons per message: 25 components at most, and three controls share them."""
 
@@ -114,20 +125,17 @@ def fit(text: str, limit: int, cut: Callable[[str, int], str] = shorten) -> str:
         room -= len(escaped) - limit
 
 
-def safe_url(url: str | None) -> str | None:
-    """An http(s) URL usable inside a Markdown link and a link button, else None."""
-    if not url or not url.startswith(("http://", "https://")) or len(url) > 512:
+def safe_url(url: str | None, limit: int = EMBED_URL_MAX) -> str | None:
+    """The http(s) URL percent-encoded, as it is sent, if that fits in ``limit``; else None.
+
+    The length is measured after encoding: a non-ASCII character becomes up to 12 (a
+    200-character Cyrillic path is some 1,200), and Discord refuses the whole message
+    when one URL is too long.
+    """
+    if not url or not url.startswith(("http://", "https://")):
         return None
-    return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
-
-
-def link(title: str, url: str | None, limit: int) -> str:
-    """The title, escaped and linked to ``url`` when there is room, within ``limit``."""
-    target = safe_url(url)
-    title_room = limit - len(target or "") - 4
-    if target is None or title_room < 8:
-        return fit(title, limit)
-    return f"[{fit(title, title_room)}]({target})"
+    encoded = quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
+    return encoded if len(encoded) <= limit else None
 
 
 def citation_details(citation: Citation) -> str:
@@ -136,13 +144,26 @@ def citation_details(citation: Citation) -> str:
     return ", ".join(part for part in parts if part)
 
 
-def citation_text(number: int, citation: Citation, limit: int = 400) -> str:
-    """'[1] [Title](url) — publisher, author, 2 Nov 2019', escaped, within ``limit``."""
+def citation_text(
+    number: int, citation: Citation, limit: int = 400, link_limit: int | None = None
+) -> str:
+    """'[1] [Title](url) — publisher, author, 2 Nov 2019', escaped.
+
+    The text fits in ``limit``, and the link's URL may take it up to ``link_limit``
+    (default ``limit``); a URL that does not fit leaves the title unlinked.
+    """
     head = f"[{number}] "
     room = limit - len(head)
     details = fit(citation_details(citation), min(200, room // 2 - 3))
     tail = f" — {details}" if details else ""
-    return head + link(citation.title, citation.url, room - len(tail)) + tail
+    title_room = room - len(tail)
+    url = safe_url(citation.url)
+    if url is not None:
+        most = limit if link_limit is None else link_limit
+        linked_room = min(title_room, most - len(head) - len(tail) - len(url) - 4)
+        if linked_room >= 8:
+            return f"{head}[{fit(citation.title, linked_room)}]({url}){tail}"
+    return head + fit(citation.title, title_room) + tail
 
 
 def bold_sentence(sentence: AnswerSentence, limit: int) -> str:
@@ -180,7 +201,8 @@ class AnswerPage:
 
     Attributes:
         embeds: what to show (one embed; a list because messages take a list).
-        links: a link button per source on this page that has a URL.
+        links: a link button per source on this page whose URL fits a button (512
+            characters once encoded); a longer one can still be linked in the citation.
         page, pages: which page this is (from 0) and how many there are.
     """
 
@@ -228,7 +250,12 @@ def render_answer(answer: Answer, page: int = 0, page_size: int = PAGE_SIZE) -> 
 
     embed = discord.Embed(title=title, description=description, colour=colour)
     for name, (index, passage) in zip(names, shown, strict=True):
-        citation = citation_text(index + 1, passage.citation, limit=min(400, field_room // 2))
+        citation = citation_text(
+            index + 1,
+            passage.citation,
+            limit=min(400, field_room // 2),
+            link_limit=field_room * 3 // 4,  # a long link is kept; the quote keeps a quarter
+        )
         quote_room = field_room - len(citation) - 3
         quoted = f"“{fit(passage.text, max(1, quote_room))}”" if quote_room > 2 else ""
         embed.add_field(name=name, value=f"{quoted}\n{citation}".strip(), inline=False)
@@ -237,7 +264,7 @@ def render_answer(answer: Answer, page: int = 0, page_size: int = PAGE_SIZE) -> 
     links = [
         LinkButton(_button_label(index, passage.citation), url)
         for index, passage in shown
-        if (url := safe_url(passage.citation.url)) is not None
+        if (url := safe_url(passage.citation.url, BUTTON_URL_MAX)) is not None
     ][:LINK_BUTTONS_MAX]
     return AnswerPage([embed], links, page, pages)
 
@@ -308,6 +335,8 @@ def explain(error: CitebotError) -> str:
         return "Nothing is indexed yet: an admin can run /reindex."
     if isinstance(error, IndexBusyError):
         return "A reindex is running; try again when it has finished."
+    if isinstance(error, EngineBusyError):
+        return "I am busy answering many questions right now: try again in a few seconds."
     return limit_content(f"Sorry, that did not work: {fit(str(error), 1500)}")
 
 
@@ -320,14 +349,14 @@ def render_progress(stage: str, done: int, total: int) -> str:
 
 
 def render_summary(summary: IndexSummary, title: str = "Reindex finished.") -> str:
-    """The end-of-reindex summary: counts, then each skipped file and why."""
+    """The end-of-reindex summary: counts, then the first skipped files and why."""
     lines = [
         f"**{title}** New {summary.new}, updated {summary.updated}, "
         f"unchanged {summary.unchanged}, removed {summary.removed}, "
-        f"skipped {len(summary.skipped)}.",
+        f"skipped {summary.skipped_total}.",
         f"{summary.passages} passages indexed in {summary.seconds:.1f} s.",
     ]
-    lines += _skipped_lines(summary.skipped)
+    lines += _skipped_lines(summary.skipped, summary.skipped_more)
     return limit_content("\n".join(lines))
 
 
@@ -344,8 +373,14 @@ def render_ingest(report: IngestReport) -> str:
     return limit_content("\n".join(lines))
 
 
-def _skipped_lines(skipped: Sequence[SkippedFile]) -> list[str]:
-    return [f"• Skipped {fit(item.source, 200)}: {fit(item.reason, 300)}" for item in skipped]
+def _skipped_lines(skipped: Sequence[SkippedFile], more: int = 0) -> list[str]:
+    """A line for each of the first ``SKIPPED_LISTED`` skipped inputs, then how many more."""
+    listed = skipped[:SKIPPED_LISTED]
+    lines = [f"• Skipped {fit(item.source, 200)}: {fit(item.reason, 300)}" for item in listed]
+    rest = len(skipped) - len(listed) + more
+    if rest:
+        lines.append(f"• … and {rest:,} more")
+    return lines
 
 
 def limit_content(text: str) -> str:
@@ -373,7 +408,7 @@ def timestamp(when: datetime | None) -> str:
 
 
 def retry_text(retry_after: float, now: datetime) -> str:
-    """The cooldown refusal: how many seconds, and the moment, to try again."""
+    """The rate-limit refusal: how many seconds, and the moment, to try again."""
     seconds = max(1, round(retry_after))
     again = discord.utils.format_dt(
         datetime.fromtimestamp(now.timestamp() + retry_after, tz=now.tzinfo), "R"

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,11 +19,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from retrieval.answer.pipeline import Mode
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, SettingsError
 from retrieval.render_text import answer_to_json, summary_lines
 from retrieval.settings import Settings, load_settings
 from retrieval.types import Answer
+from tools.datasets import Split
 
 T = TypeVar("T")
 
@@ -70,7 +73,9 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]], **overrides: object)
         raise typer.Exit(130) from None
 
 
-async def _index(engine: Engine, path: Path | None, rebuild: bool) -> None:
+async def _index(
+    engine: Engine, path: Path | None, rebuild: bool, allow_removal: bool = False
+) -> None:
     with Progress(
         TextColumn("{task.description:<10}"),
         BarColumn(),
@@ -86,7 +91,9 @@ async def _index(engine: Engine, path: Path | None, rebuild: bool) -> None:
                 tasks[stage] = bar.add_task(stage, total=max(total, 1))
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
-        summary = await engine.reindex(path, rebuild=rebuild, progress=progress)
+        summary = await engine.reindex(
+            path, rebuild=rebuild, allow_removal=allow_removal, progress=progress
+        )
     for line in summary_lines(summary):
         out.print(escape(line))
 
@@ -97,12 +104,15 @@ def index(
         Path | None, typer.Argument(help="Folder or file of articles (default: the collection).")
     ] = None,
     rebuild: Annotated[bool, typer.Option(help="Re-embed everything from scratch.")] = False,
+    allow_removal: Annotated[
+        bool, typer.Option(help="Go ahead although more than half the articles would go.")
+    ] = False,
 ) -> None:
     """Index the collection incrementally and print a summary."""
 
     async def work(settings: Settings) -> None:
         async with await Engine.open(settings) as engine:
-            await _index(engine, path, rebuild)
+            await _index(engine, path, rebuild, allow_removal)
 
     run(work)
 
@@ -112,12 +122,21 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     k: Annotated[int | None, typer.Option("-k", min=1, max=10, help="Passages to show.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+            help='When the question is asked, for "this week" or "recently" (default: now).',
+        ),
+    ] = None,
 ) -> None:
     """Answer a question from the indexed articles."""
+    asked_at = as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of
 
     async def work(settings: Settings) -> Answer:
         async with await Engine.open(settings) as engine:
-            return await engine.ask(question, k)
+            return await engine.ask(question, k, asked_at=asked_at)
 
     answer = run(work)
     if as_json:
@@ -145,6 +164,26 @@ def stats() -> None:
 
 
 @app.command()
+def forget(
+    user_id: Annotated[int, typer.Argument(help="The person's Discord user id.")],
+) -> None:
+    """Delete what citebot keeps about one person: their votes and the answers they got."""
+    from retrieval.activity import ActivityLog
+    from retrieval.datafolder import DataFolder
+
+    async def work(settings: Settings) -> int:
+        path = DataFolder(settings.data_dir).activity_db
+        log = await ActivityLog.open(path, settings.log_retention_days)
+        try:
+            return await log.forget(str(user_id))
+        finally:
+            await log.close()
+
+    deleted = run(work)
+    out.print(f"Forgot user {user_id}: {deleted} rows deleted.")
+
+
+@app.command()
 def demo(
     question: Annotated[str, typer.Argument(help="The question to ask.")] = SAMPLE_QUESTION,
 ) -> None:
@@ -166,13 +205,34 @@ def evaluate(
         list[Path] | None,
         typer.Option("--articles", help="Articles to index first (file or folder; repeatable)."),
     ] = None,
-    mode: Annotated[str, typer.Option(help="dense, bm25 or hybrid.")] = "hybrid",
+    mode: Annotated[Mode, typer.Option(help="Retrieval mode.")] = "hybrid",
+    split: Annotated[
+        Split | None, typer.Option(help="Only one part of the split by article.")
+    ] = None,
+    calibrate: Annotated[
+        bool, typer.Option(help="Ask with thresholds at 0; print the calibrated thresholds.")
+    ] = False,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Write each question's outcome here (JSON Lines).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Measure answer quality and latency on a question set."""
-    from retrieval.evaluation import evaluate_command
+    from tools.evaluation import evaluate_command
 
-    run(lambda settings: evaluate_command(settings, questions, articles or [], mode, as_json, out))
+    run(
+        lambda settings: evaluate_command(
+            settings,
+            questions,
+            articles or [],
+            mode,
+            split,
+            calibrate,
+            outcomes,
+            as_json,
+            out,
+        )
+    )
 
 
 @app.command()
@@ -184,6 +244,50 @@ def bench(
     from retrieval.benchmark import bench_command
 
     run(lambda settings: bench_command(settings, quick, as_json, out))
+
+
+@app.command("train-reader")
+def train_reader(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the public data (../shared/eval).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    cloze_articles: Annotated[
+        int, typer.Option(help="Reuters articles made into cloze questions.")
+    ] = 12_000,
+    squad_epochs: Annotated[int, typer.Option(help="Passes over SQuAD's training part.")] = 3,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop each phase early (quick checks).")
+    ] = None,
+    weights: Annotated[Path | None, typer.Option(help="Where to write the weights.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Where to write the training report.")] = None,
+) -> None:
+    """Fine-tune the reader on public data (about an hour on 2 cores) and save it."""
+    from tools.training.command import (
+        DEFAULT_REPORT,
+        SHARED_EVAL,
+        WEIGHTS,
+        TrainConfig,
+        train_command,
+    )
+
+    config = TrainConfig(
+        seed=seed,
+        cloze_articles=cloze_articles,
+        squad_epochs=squad_epochs,
+        max_steps_per_phase=max_steps,
+    )
+    run(
+        lambda settings: asyncio.to_thread(
+            train_command,
+            settings,
+            config,
+            data or SHARED_EVAL,
+            weights or WEIGHTS,
+            report or DEFAULT_REPORT,
+            out,
+        )
+    )
 
 
 def print_answer(answer: Answer) -> None:

@@ -10,7 +10,13 @@ Layout::
       reindex.lock
 
 A reindex writes a new generation beside the served one and only then points
-CURRENT at it, so an interrupted run leaves the previous index serving.
+CURRENT at it, so an interrupted run leaves the previous index serving. A generation is
+complete once its ``manifest.json`` is written (the last file of a build).
+
+Several processes may serve one data folder (the bot, and ``citebot index`` in a
+terminal). Each holds a shared lock on ``generations/<name>/readers.lock`` for as long
+as it serves that generation, and a generation is deleted only when an exclusive lock
+on that file can be taken: no process ever loses the index it is answering from.
 """
 
 from __future__ import annotations
@@ -27,6 +33,32 @@ from pathlib import Path
 from retrieval.errors import IndexBusyError, SettingsError
 
 log = logging.getLogger(__name__)
+
+MANIFEST_FILE = "manifest.json"
+"""Written last: a generation without it is half-built."""
+READERS_LOCK = "readers.lock"
+
+
+class Hold:
+    """A shared lock on a generation: while held, no process deletes it.
+
+    Raises:
+        FileNotFoundError: the generation was deleted before the lock was taken (read
+            CURRENT again).
+    """
+
+    def __init__(self, generation: Path) -> None:
+        self.generation = generation
+        self._handle = open(generation / READERS_LOCK, "a+")  # noqa: SIM115 (held open)
+        fcntl.flock(self._handle, fcntl.LOCK_SH)
+        if not is_complete(generation):
+            self.release()
+            raise FileNotFoundError(f"{generation} is gone")
+
+    def release(self) -> None:
+        if not self._handle.closed:
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            self._handle.close()
 
 
 class DataFolder:
@@ -48,12 +80,38 @@ class DataFolder:
         return self.root / "encoders"
 
     def current(self) -> Path | None:
-        """The generation being served, or None before the first index."""
+        """The generation to serve, or None before the first index.
+
+        An empty or corrupt CURRENT, or one naming a missing or half-built generation,
+        falls back to the newest complete generation, with a warning.
+        """
         pointer = self.root / "CURRENT"
-        if not pointer.exists():
+        try:
+            name = pointer.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            name = None
+        except (OSError, UnicodeDecodeError):
+            name = ""
+        folder = self.root / "generations" / name if name and "/" not in name else None
+        if folder is not None and is_complete(folder):
+            return folder
+        complete = self.complete_generations()
+        if name is None and not complete:
             return None
-        folder = self.root / "generations" / pointer.read_text(encoding="utf-8").strip()
-        return folder if folder.is_dir() else None
+        if complete:
+            log.warning(
+                "%s names no complete index (%r); serving the newest complete one, %s",
+                pointer,
+                name,
+                complete[-1].name,
+            )
+            return complete[-1]
+        log.warning("%s names no complete index (%r) and there is none", pointer, name)
+        return None
+
+    def complete_generations(self) -> list[Path]:
+        """Complete generations, oldest first (their names sort by build time)."""
+        return sorted(p for p in (self.root / "generations").iterdir() if is_complete(p))
 
     def new_generation(self) -> Path:
         """A fresh, empty generation folder (not served until :meth:`publish`)."""
@@ -74,10 +132,33 @@ class DataFolder:
         _fsync_dir(self.root)
 
     def remove_stale(self, keep: set[Path]) -> None:
-        """Delete generations other than ``keep``: old ones and leftovers of interrupted runs."""
+        """Delete generations other than ``keep`` that no process serves: old ones and
+        leftovers of interrupted runs. Call it holding the reindex lock (nothing is
+        being built then)."""
         for folder in (self.root / "generations").iterdir():
-            if folder not in keep:
-                shutil.rmtree(folder, ignore_errors=True)
+            if folder in keep or not folder.is_dir():
+                continue
+            if not _delete_unless_held(folder):
+                log.debug("keeping %s: another process still serves it", folder.name)
+
+    def tidy(self) -> None:
+        """At start, unless a reindex runs now: delete the versions interrupted reindexes
+        half-built, and the old ones no process serves any more."""
+        try:
+            with self.reindex_lock():
+                current = self.current()
+                for folder in (self.root / "generations").iterdir():
+                    if folder == current or not folder.is_dir():
+                        continue
+                    state = "old" if is_complete(folder) else "half-built"
+                    if _delete_unless_held(folder):
+                        log.info("removed the %s index version %s", state, folder.name)
+        except IndexBusyError:
+            log.debug("a reindex is running: old and half-built versions are left to it")
+
+    def hold(self, generation: Path) -> Hold:
+        """A shared lock on ``generation`` for as long as this process serves it."""
+        return Hold(generation)
 
     @contextlib.contextmanager
     def reindex_lock(self) -> Iterator[None]:
@@ -91,6 +172,26 @@ class DataFolder:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_complete(generation: Path) -> bool:
+    """Whether the generation was built to the end."""
+    return (generation / MANIFEST_FILE).is_file()
+
+
+def _delete_unless_held(generation: Path) -> bool:
+    """Delete ``generation`` if no process holds it; True when deleted.
+
+    The exclusive lock is kept while deleting, so a process about to hold the
+    generation waits, then finds it gone (see :class:`Hold`).
+    """
+    with open(generation / READERS_LOCK, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        shutil.rmtree(generation, ignore_errors=True)
+        return True
 
 
 def _fsync_tree(folder: Path) -> None:

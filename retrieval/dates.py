@@ -1,10 +1,13 @@
 """Time expressions in questions ("in 2019", "last week", "since October") as date windows.
 
-A question that names a time is answered only from articles *published* in that
-window (their :attr:`~retrieval.types.Citation.published_at`), allowing reports that
-came out a little after it (a year's figures are often published the next January).
-Relative expressions are relative to today's date, passed in by the caller (the
-engine uses ``datetime.now(UTC)``), so tests can fix it.
+A question that names a time is answered from articles *published* in that window
+(their :attr:`~retrieval.types.Citation.published_at`), allowing reports that came out
+a little after it (a year's figures are often published the next January). Relative
+expressions are relative to when the question was asked, passed in by the caller (the
+message's time on Discord, ``--as-of`` or a question file's ``asked_at`` in the
+terminal, else now), so tests can fix it. When no indexed article falls in the window,
+the engine answers from every date, newest first, rather than refusing; a window
+named by date ("in 2012") that holds no article is answered "not found".
 
 Recognised (case-insensitive):
 
@@ -12,12 +15,13 @@ Recognised (case-insensitive):
   not after today), ``on 5 March 2024`` / ``on March 5, 2024``;
 * ``since 2019``, ``since October`` (the latest October not after today),
   ``since March 2024``, ``since March 6`` (the latest such day not after today);
-* ``yesterday``, ``last week`` (the calendar week, Monday to Sunday, before this one),
-  ``last month``, ``last year``, ``in the past|last 3 days|weeks|months|years``.
+* ``today``, ``yesterday``, ``this week`` (Monday to the day asked), ``last week``
+  (the calendar week, Monday to Sunday, before this one), ``last month``, ``last
+  year``, ``in the past|last 3 days|weeks|months|years``;
+* ``recently``, ``lately``: the 31 days up to the day asked.
 
-"This week / month / year" is deliberately not a filter: questions use it to repeat
-an article's own framing ("the crop area expected this year"), where a filter
-relative to today would hide the very article asked about. Articles with no
+"This month / year" is deliberately not a filter: questions use it to repeat an
+article's own framing ("the crop area expected this year"). Articles with no
 publication date are never filtered out (nothing says they are outside the window).
 """
 
@@ -33,6 +37,8 @@ _MONTHS |= {name.lower(): number for number, name in enumerate(calendar.month_ab
 _MONTHS["sept"] = 9
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<year>(?:1[89]|20)\d\d)"
+RECENT_DAYS = 31
+"""What "recently" covers, in days up to the day asked."""
 _UNITS = {"day": 1, "week": 7, "month": 30, "year": 365}
 _NUMBERS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10}
 
@@ -60,6 +66,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         ("year", rf"\b(?:in|during|throughout)\s+(?:(?:early|mid|late)[\s-]+)?{_YEAR}\b"),
         ("yesterday", r"\byesterday\b"),
+        ("today", r"\btoday\b"),
+        ("this_week", r"\bthis\s+week\b"),
+        ("recently", r"\b(?:recent(?:ly)?|lately)\b"),
         (
             "past_units",
             r"\b(?:in\s+)?the\s+(?:past|last)\s+(?P<count>\d+|a|one|two|three|four|five|six|ten)?\s*"
@@ -68,6 +77,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("last_unit", r"\blast\s+(?P<unit>week|month|year)\b"),
     )
 )
+
+
+_RELATIVE = frozenset({"yesterday", "today", "this_week", "recently", "last_unit", "past_units"})
 
 
 @dataclass(frozen=True)
@@ -79,12 +91,16 @@ class TimeWindow:
         end: first instant after the window (UTC).
         grace: reports published up to this long after ``end`` still count.
         phrase: the words of the question that named the time.
+        relative: named relative to when it was asked ("this week", "recently"): when no
+            article is from it, the newest are answered from instead ("in 2012" with no
+            article from 2012 is not found).
     """
 
     start: datetime
     end: datetime
     grace: timedelta
     phrase: str
+    relative: bool = False
 
     def admits(self, published_at: datetime | None) -> bool:
         """True when an article published then may answer; undated articles always may."""
@@ -109,7 +125,7 @@ def time_window(question: str, now: datetime) -> TimeWindow | None:
         window = _window(name, match, today)
         if window is not None:
             start, end, grace = window
-            return TimeWindow(_at(start), _at(end), grace, match.group(0))
+            return TimeWindow(_at(start), _at(end), grace, match.group(0), name in _RELATIVE)
     return None
 
 
@@ -143,6 +159,12 @@ def _window(name: str, match: re.Match[str], today: date) -> tuple[date, date, t
         return date(year, 1, 1), date(year + 1, 1, 1), timedelta(days=92)
     if name == "yesterday":
         return today - timedelta(days=1), today, timedelta(days=1)
+    if name == "today":
+        return today, tomorrow, timedelta(0)
+    if name == "this_week":
+        return today - timedelta(days=today.weekday()), tomorrow, timedelta(0)
+    if name == "recently":
+        return today - timedelta(days=RECENT_DAYS), tomorrow, timedelta(0)
     if name == "last_unit":
         return _last_unit(groups["unit"].lower(), today)
     if name == "past_units":

@@ -28,3 +28,11 @@ class IndexBusyError(CitebotError):
 
 class NotIndexedError(CitebotError):
     """No index exists yet in the data folder."""
+
+
+class RemovalRefusedError(CitebotError):
+    """A reindex would remove most of the index (an empty or unmounted folder, say)."""
+
+
+class EngineBusyError(CitebotError):
+    """Too many questions at once: this one is turned away rather than queued forever."""

@@ -1,25 +1,13 @@
-"""Sources that give different figures for the same "how many" question.
+"""The number a figure states, to tell sources that agree from sources that disagree.
 
-News tolls change: an early report says "at least 12 dead", a later one "31". When
-the shown passages of different articles each hold a figure in a sentence that is
-about the question, and the figures differ, the answer lists every source's figure,
-newest report first, so the reader sees that the sources disagree and which is latest.
+News tolls change: an early report says "at least 12 dead", a later one "31". When the
+reader's answers in different sources are figures of different values, the answer lists
+every source's figure, newest report first (see :mod:`retrieval.answer.compose`).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-
-from retrieval.highlight import best_phrase
-from retrieval.questions import AnswerKind
-from retrieval.ranking import fold_terms, term_rarity, weighted_share
-from retrieval.sentences import sentence_spans
-from retrieval.types import FigureReport, ScoredPassage
-
-MIN_COVERAGE = 0.6
-"""A figure counts only in a sentence holding this share of the question's terms, weighted
-by their rarity among the shown sentences."""
 
 _SCALES = {
     "hundred": 1e2,
@@ -66,73 +54,3 @@ def figure_value(phrase: str) -> float | None:
         elif seen and word != "and":
             break
     return total + current if seen else None
-
-
-def conflicting_figures(
-    question: str, passages: tuple[ScoredPassage, ...]
-) -> tuple[FigureReport, ...]:
-    """One figure per source (its best passage), newest first, when they do not all agree."""
-    weights = question_weights(question, passages)
-    reports: list[tuple[FigureReport, float]] = []
-    seen: set[int] = set()
-    for index, passage in enumerate(passages):
-        if passage.article_id in seen:
-            continue
-        found = _passage_figure(question, weights, passage.text)
-        if found is None:
-            continue
-        seen.add(passage.article_id)
-        phrase, value = found[:2]
-        reports.append((FigureReport(phrase, index, passage.citation), value))
-    if len({value for _, value in reports}) < 2:
-        return ()
-    oldest = datetime.min.replace(tzinfo=UTC)
-    reports.sort(key=lambda item: item[0].citation.published_at or oldest, reverse=True)
-    return tuple(report for report, _ in reports)
-
-
-def question_weights(question: str, passages: tuple[ScoredPassage, ...]) -> dict[str, float]:
-    """The question's terms weighted by rarity among the passages' sentences."""
-    sentences = [
-        fold_terms(passage.text[start:end])
-        for passage in passages
-        for start, end in sentence_spans(passage.text)
-    ]
-    return term_rarity(fold_terms(question), sentences)
-
-
-def figure_in(
-    question: str, text: str, weights: dict[str, float]
-) -> tuple[str, tuple[int, int]] | None:
-    """The sentence of ``text`` whose figure best answers the question, and the figure's span."""
-    found = _passage_figure(question, weights, text)
-    return (found[2], found[3]) if found else None
-
-
-def _passage_figure(
-    question: str, weights: dict[str, float], text: str
-) -> tuple[str, float, str, tuple[int, int]] | None:
-    """(figure, its value, its sentence, its span in the sentence) best answering in ``text``.
-
-    Only sentences holding most of the question's weighted terms count: the rare ones
-    ("Arlington", "Kinross") say which event it is, so another plant's or mine's figure
-    is not taken for a disagreement.
-    """
-    best: tuple[float, str, float, str, tuple[int, int]] | None = None
-    for start, end in sentence_spans(text):
-        sentence = text[start:end]
-        coverage = weighted_share(weights, fold_terms(sentence))
-        if coverage < MIN_COVERAGE:
-            continue
-        phrase = best_phrase(sentence, question, AnswerKind.COUNT)
-        if phrase is None:
-            continue
-        span, fit = phrase
-        words = sentence[span[0] : span[1]]
-        value = figure_value(words)
-        if value is None:
-            continue
-        score = coverage + 0.05 * fit
-        if best is None or score > best[0]:
-            best = (score, words, value, sentence, span)
-    return best[1:] if best else None

@@ -21,13 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from retrieval.datafolder import MANIFEST_FILE
 from retrieval.embedding import Embedder
-from retrieval.errors import IndexMismatchError
+from retrieval.errors import IndexMismatchError, RemovalRefusedError
 from retrieval.lexical import LexicalIndex
-from retrieval.parsing import Collection, read_collection
+from retrieval.parsing import Collection, SkipReport, read_collection
 from retrieval.passages import embedding_input, split_passages
 from retrieval.store import Store, StoredArticle
-from retrieval.types import Article, IndexSummary, PassageSpan, SkippedFile
+from retrieval.types import Article, IndexSummary, PassageSpan
 from retrieval.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,18 @@ log = logging.getLogger(__name__)
 STORE_FILE = "store.sqlite"
 VECTORS_FILE = "vectors.faiss"
 LEXICAL_FOLDER = "lexical"
-MANIFEST_FILE = "manifest.json"
+
+MAX_REMOVED_SHARE = 0.5
+"""A reindex that would remove more than this share of the indexed articles is refused
+unless allowed: an empty or unmounted collection folder must not empty the index."""
 
 Progress = Callable[[str, int, int], None]
 """Called as progress(stage, done, total); may be called from a worker thread."""
+
+
+FORMAT = 2
+"""The layout of a generation: 2 added the sentence keys that find boilerplate. An index
+of another format is refused with the command that rebuilds it."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,15 @@ class Manifest:
     passage_tokens: int
     index_kind: str
     built_at: datetime
+    format: int = FORMAT
 
     @classmethod
     def read(cls, generation: Path) -> Manifest:
         data = json.loads((generation / MANIFEST_FILE).read_text(encoding="utf-8"))
         data["built_at"] = datetime.fromisoformat(data["built_at"])
-        return cls(**data)
+        data.setdefault("format", 1)  # citebot before the format was recorded
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**known)
 
     def write(self, generation: Path) -> None:
         data = {**self.__dict__, "built_at": self.built_at.isoformat()}
@@ -63,7 +75,13 @@ class Manifest:
 
 
 def check_compatible(manifest: Manifest, embedder: Embedder) -> None:
-    """Raise IndexMismatchError when the index was built with another model or dimension."""
+    """Raise IndexMismatchError when the index was built with another model or dimension,
+    or by a citebot that laid it out otherwise."""
+    if manifest.format != FORMAT:
+        raise IndexMismatchError(
+            f"the index was built by another version of citebot (format {manifest.format}, "
+            f"this one reads format {FORMAT}); rebuild it with: citebot index --rebuild"
+        )
     if manifest.model_id != embedder.model_id or manifest.dimension != embedder.dimension:
         raise IndexMismatchError(
             f"the index was built with {manifest.model_id} ({manifest.dimension} dimensions) "
@@ -109,7 +127,9 @@ def normalize_url(url: str | None) -> str | None:
 
 
 def _plan(read: Collection, stored: dict[str, StoredArticle], rebuild: bool) -> _Plan:
-    summary = IndexSummary(skipped=list(read.skipped))
+    summary = IndexSummary()
+    skipped = SkipReport()
+    skipped.extend(read.skipped)
     # A file that failed to parse this time keeps what it had indexed: nothing is lost.
     failed_files = read.failed_files
     seen_urls: dict[str, str] = {}
@@ -125,8 +145,7 @@ def _plan(read: Collection, stored: dict[str, StoredArticle], rebuild: bool) -> 
         url, digest = normalize_url(article.url), text_hash(article.text)
         first = (url and seen_urls.get(url)) or seen_texts.get(digest)
         if first:
-            reason = f"duplicate of {first}"
-            summary.skipped.append(SkippedFile(article.source, reason))
+            skipped.add(article.source, f"duplicate of {first}")
             continue
         if url:
             seen_urls[url] = article.source
@@ -144,6 +163,7 @@ def _plan(read: Collection, stored: dict[str, StoredArticle], rebuild: bool) -> 
         to_add.append(article)
     removed = [old for source, old in stored.items() if source not in keep]
     summary.removed = len(removed)
+    summary.skipped, summary.skipped_more = skipped.listed, skipped.more
     return _Plan(to_add, to_delete + removed, summary)
 
 
@@ -155,9 +175,13 @@ async def reindex(
     passage_tokens: int,
     *,
     rebuild: bool = False,
+    allow_removal: bool = False,
     progress: Progress | None = None,
 ) -> tuple[IndexSummary, Path | None]:
     """Bring the index up to date with ``collection``.
+
+    CPU work (parsing, hashing, splitting, embedding, FAISS, BM25) runs in worker
+    threads, so an asyncio caller's event loop stays free.
 
     Args:
         collection: folder or file of articles.
@@ -166,6 +190,7 @@ async def reindex(
         embedder: the model that embeds new passages.
         passage_tokens: the passage size limit in model tokens.
         rebuild: re-embed everything, ignoring the served generation.
+        allow_removal: go ahead even when more than half the indexed articles would go.
         progress: called with (stage, done, total).
 
     Returns:
@@ -174,6 +199,7 @@ async def reindex(
     Raises:
         ArticleError: the collection path does not exist.
         IndexMismatchError: the served index was built with another model (without rebuild).
+        RemovalRefusedError: more than half the indexed articles would be removed.
     """
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
@@ -191,8 +217,14 @@ async def reindex(
     try:
         if old_store is not None:
             stored = await old_store.stored_articles()
-        plan = _plan(read, stored, rebuild)
+        plan = await asyncio.to_thread(_plan, read, stored, rebuild)
         summary = plan.summary
+        if not allow_removal and summary.removed > MAX_REMOVED_SHARE * len(stored):
+            raise RemovalRefusedError(
+                f"this reindex would remove {summary.removed} of the {len(stored)} indexed "
+                f"articles (is {collection} empty or not mounted?); nothing was changed. "
+                "To remove them: citebot index --allow-removal, or /reindex confirm:True"
+            )
         if not plan.to_add and not plan.to_delete and served is not None:
             summary.passages = (await old_store.counts())[1] if old_store else 0
             summary.seconds = time.perf_counter() - started
@@ -222,6 +254,19 @@ async def reindex(
     return summary, generation
 
 
+def _split(
+    articles: list[Article], embedder: Embedder, max_tokens: int
+) -> tuple[list[list[PassageSpan]], list[str]]:
+    """Each article's passage spans, and the texts to embed for all of them, in order."""
+    spans = [split_passages(a.title, a.text, embedder.count_tokens, max_tokens) for a in articles]
+    inputs = [
+        embedding_input(article.title, article.text[span.start : span.end])
+        for article, article_spans in zip(articles, spans, strict=True)
+        for span in article_spans
+    ]
+    return spans, inputs
+
+
 async def _apply(
     store: Store,
     plan: _Plan,
@@ -235,20 +280,11 @@ async def _apply(
     if served is not None and not rebuild:
         vectors = await asyncio.to_thread(VectorIndex.load, served / VECTORS_FILE)
         removed = await store.delete_articles([a.id for a in plan.to_delete])
-        vectors.remove(np.asarray(removed, dtype=np.int64))
+        await asyncio.to_thread(vectors.remove, np.asarray(removed, dtype=np.int64))
     else:
         vectors = VectorIndex.empty(embedder.dimension)
     max_tokens = min(passage_tokens, embedder.max_tokens)
-    spans: list[list[PassageSpan]] = await asyncio.to_thread(
-        lambda: [
-            split_passages(a.title, a.text, embedder.count_tokens, max_tokens) for a in plan.to_add
-        ]
-    )
-    inputs = [
-        embedding_input(article.title, article.text[span.start : span.end])
-        for article, article_spans in zip(plan.to_add, spans, strict=True)
-        for span in article_spans
-    ]
+    spans, inputs = await asyncio.to_thread(_split, plan.to_add, embedder, max_tokens)
     done = 0
 
     def advance(count: int) -> None:
@@ -269,7 +305,8 @@ async def _apply(
             )
         )
     await store.commit()
-    vectors.add(np.asarray(new_ids, dtype=np.int64), embedded)
+    await store.refresh_boilerplate()
+    await asyncio.to_thread(vectors.add, np.asarray(new_ids, dtype=np.int64), embedded)
     if vectors.needs_rebuild():
         report("vectors", 0, 1)
         ids, all_vectors = await store.all_vectors(embedder.dimension)

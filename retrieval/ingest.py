@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import tempfile
 import unicodedata
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 
 from retrieval.errors import ArticleError
@@ -13,6 +13,13 @@ from retrieval.parsing import parse_file
 from retrieval.types import IndexSummary, SkippedFile
 
 UPLOAD_FOLDER = "uploads"
+STEM_MAX = 100
+SUFFIX_MAX = 16
+NAME_MAX_BYTES = 200
+"""File systems allow 255 bytes a name; room is left for the "-2" of a repeated name."""
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL", *(f"{port}{n}" for port in ("COM", "LPT") for n in range(1, 10))}
+)
 
 
 @dataclass
@@ -25,15 +32,28 @@ class IngestReport:
 
 
 def safe_filename(name: str) -> str:
-    """A plain file name: no folders, no dots in front, only letters, digits, ``-_.``."""
-    base = unicodedata.normalize("NFKD", name.replace("\\", "/").rsplit("/", 1)[-1])
-    base = base.encode("ascii", "ignore").decode()
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).lstrip("._-")
+    """A plain file name: no folders, no dots in front, only letters (with their marks)
+    and digits of any script and ``-_.``; any other run of characters becomes ``_``.
+
+    NFKC folds look-alike forms (full-width letters, ligatures) so the suffix checked is
+    the real one. The stem is cut to ``STEM_MAX`` characters, the suffix to ``SUFFIX_MAX``
+    and the whole to ``NAME_MAX_BYTES`` in UTF-8; Windows device names get a ``_``.
+    """
+    base = unicodedata.normalize("NFKC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    runs = groupby(base, key=lambda char: char in "._-" or unicodedata.category(char)[0] in "LNM")
+    base = "".join("".join(chars) if kept else "_" for kept, chars in runs)
+    base = base.lstrip("._-").rstrip(".")  # "a.TXT." would keep an upper-case suffix
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = stem[:80] or "article"
-    return f"{stem}.{suffix.lower()}" if suffix else stem
+    suffix = suffix[:SUFFIX_MAX].lower()
+    stem = stem[:STEM_MAX] or "article"
+    device, inner_dot, rest = stem.partition(".")
+    if device.upper() in _WINDOWS_DEVICES:
+        stem = f"{device}_{inner_dot}{rest}"
+    room = NAME_MAX_BYTES - len(suffix.encode()) - 1
+    stem = stem.encode()[:room].decode(errors="ignore")
+    return f"{stem}.{suffix}" if suffix else stem
 
 
 def save_uploads(
@@ -82,7 +102,7 @@ def _parse_problem(name: str, data: bytes) -> str | None:
         except ArticleError as error:
             return error.reason
     if not articles:
-        return skipped[0].reason if skipped else "no articles in the file"
+        return skipped.listed[0].reason if skipped.listed else "no articles in the file"
     return None
 
 

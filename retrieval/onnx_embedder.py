@@ -23,13 +23,10 @@ slightly with its batch-mates (cosine >= 0.98 to the same text embedded alone).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from retrieval.embedding import ModelShape, ProgressCallback
+from retrieval.models import onnx_build
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -44,16 +42,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
-"""First opset with a LayerNormalization operator."""
-
 EXCLUDED_MATMUL = "/model/encoder/layer.0/output/dense/MatMul"
 """The one weight matrix left in fp32 (see the module docstring)."""
 
 BUILD_SETTINGS: dict[str, Any] = {
     "format": 1,
     "exporter": "torchscript",
-    "opset": OPSET,
+    "opset": onnx_build.OPSET,
     "attention": "eager",
     "weight_type": "QInt8",
     "per_channel": True,
@@ -104,13 +99,11 @@ class OnnxEmbedder(ModelShape):
 
     def model_file(self) -> Path:
         """Where the quantized model for these weights and settings is cached."""
-        digest = hashlib.sha256()
-        with _weights_file(self._model_dir).open("rb") as weights:
-            for block in iter(lambda: weights.read(1 << 20), b""):
-                digest.update(block)
-        digest.update((self._model_dir / "config.json").read_bytes())
-        digest.update(json.dumps(BUILD_SETTINGS, sort_keys=True).encode())
-        return self._cache_dir / f"{self.model_id}-int8-{digest.hexdigest()[:16]}.onnx"
+        digest = onnx_build.digest_files(
+            [_weights_file(self._model_dir), self._model_dir / "config.json"],
+            json.dumps(BUILD_SETTINGS, sort_keys=True).encode(),
+        )
+        return self._cache_dir / f"{self.model_id}-int8-{digest}.onnx"
 
     def _loaded(self, threads: int) -> onnxruntime.InferenceSession:
         """The session running on ``threads`` threads (built on first use).
@@ -120,20 +113,10 @@ class OnnxEmbedder(ModelShape):
         """
         with self._lock:
             if threads not in self._sessions:
-                import onnxruntime
-
                 path = self.model_file()
                 if not path.exists():
                     _build(self._model_dir, path)
-                options = onnxruntime.SessionOptions()
-                options.intra_op_num_threads = threads
-                options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-                if threads == 1:
-                    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                log.info("loading %s with %d threads", path, threads)
-                session = onnxruntime.InferenceSession(
-                    str(path), options, providers=["CPUExecutionProvider"]
-                )
+                session = onnx_build.open_session(path, threads)
                 self._input_names = frozenset(i.name for i in session.get_inputs())
                 self._sessions[threads] = session
             return self._sessions[threads]
@@ -196,14 +179,13 @@ def _weights_file(model_dir: Path) -> Path:
 
 def _build(model_dir: Path, target: Path) -> None:
     """Export, quantize, and move the result into place atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
     log.info("building the int8 ONNX encoder %s (once; takes a few seconds)", target.name)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".build-") as scratch:
-        fp32 = Path(scratch) / "fp32.onnx"
-        int8 = Path(scratch) / "int8.onnx"
+
+    def build(fp32: Path, int8: Path) -> None:
         _export(model_dir, fp32)
-        _quantize(fp32, int8)
-        os.replace(int8, target)
+        onnx_build.quantize(fp32, int8, BUILD_SETTINGS)
+
+    onnx_build.build_once(target, build)
 
 
 def _export(model_dir: Path, target: Path) -> None:
@@ -237,58 +219,9 @@ def _export(model_dir: Path, target: Path) -> None:
                 token_type_ids=token_type_ids,
             ).last_hidden_state
 
-    example = torch.ones((2, 8), dtype=torch.long)
-    axes = {0: "batch", 1: "sequence"}
-    with warnings.catch_warnings(), torch.no_grad():
-        # The legacy exporter's deprecation and tracer notices are expected here.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            TokenVectors(model),
-            (example, example, torch.zeros_like(example)),
-            str(target),
-            input_names=list(_INPUTS),
-            output_names=["last_hidden_state"],
-            dynamic_axes={name: axes for name in (*_INPUTS, "last_hidden_state")},
-            opset_version=OPSET,
-            dynamo=False,
-        )
-
-
-def _quantize(source: Path, target: Path) -> None:
-    """Dynamic int8 quantization with :data:`BUILD_SETTINGS`."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # quantize_dynamic ignores unknown names, which would silently quantize the
-    # sensitive matrix if an exporter update renamed it.
-    names = {node.name for node in onnx.load(str(source), load_external_data=False).graph.node}
-    missing = sorted(set(BUILD_SETTINGS["exclude"]) - names)
-    if missing:
-        raise RuntimeError(f"the exported graph has no node named {missing}")
-
-    # The quantizer logs a line per tensor straight to the root logger.
-    chatter = _DropRecordsFrom("onnxruntime")
-    logging.getLogger().addFilter(chatter)
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType[BUILD_SETTINGS["weight_type"]],
-            per_channel=BUILD_SETTINGS["per_channel"],
-            reduce_range=BUILD_SETTINGS["reduce_range"],
-            op_types_to_quantize=BUILD_SETTINGS["op_types"],
-            nodes_to_exclude=BUILD_SETTINGS["exclude"],
-        )
-    finally:
-        logging.getLogger().removeFilter(chatter)
-
-
-class _DropRecordsFrom(logging.Filter):
-    """Drops records emitted from source files under a package directory."""
-
-    def __init__(self, package: str) -> None:
-        super().__init__()
-        self._marker = f"{os.sep}{package}{os.sep}"
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return self._marker not in record.pathname
+    onnx_build.export(
+        TokenVectors(model),
+        target,
+        list(_INPUTS),
+        {"last_hidden_state": onnx_build.BATCH_BY_SEQUENCE},
+    )

@@ -10,7 +10,6 @@ scores away and keeps only the ranks.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,22 +88,6 @@ def lexical_query(question: str) -> str:
     if "kill" in fold_terms(query):
         query += " " + _CASUALTY_WORDS
     return query
-
-
-def term_rarity(terms: set[str], sentences: Sequence[set[str]]) -> dict[str, float]:
-    """Smoothed inverse sentence frequency of each term among ``sentences`` (their terms): a
-    term every sentence has (the company the articles are about) tells them apart least."""
-    count = len(sentences)
-    return {
-        term: math.log((count + 1) / (1 + sum(term in s for s in sentences))) + 1.0
-        for term in terms
-    }
-
-
-def weighted_share(weights: dict[str, float], held: set[str]) -> float:
-    """The share of the terms' total weight that ``held`` holds."""
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in held) / total if total else 0.0
 
 
 def sentence_coverage(question_terms: set[str], passage: str) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrieval.types import Answer, Citation, IndexSummary
+from retrieval.types import SKIPPED_LISTED, Answer, Citation, IndexSummary
 
 
 def format_date(citation: Citation) -> str | None:
@@ -45,11 +45,20 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "found": answer.found,
         "confidence": round(answer.confidence, 4),
+        "evidence": None
+        if answer.evidence is None
+        else {
+            "reader": None if answer.evidence.reader is None else round(answer.evidence.reader, 4),
+            "retrieval": round(answer.evidence.retrieval, 4),
+        },
         "answer": None
         if sentence is None
         else {
             "sentence": sentence.text,
             "highlight": sentence.highlighted_text,
+            "highlight_confidence": None
+            if sentence.highlight_confidence is None
+            else round(sentence.highlight_confidence, 4),
             "passage": sentence.passage_index + 1,
         },
         "conflicts": [
@@ -74,11 +83,15 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
 
 
 def summary_lines(summary: IndexSummary) -> list[str]:
-    """The end-of-index summary, a line each."""
+    """The end-of-index summary, a line each: at most ``SKIPPED_LISTED`` skipped inputs
+    named, then how many more there are."""
     lines = [
         f"new {summary.new}, updated {summary.updated}, unchanged {summary.unchanged}, "
-        f"removed {summary.removed}, skipped {len(summary.skipped)}",
+        f"removed {summary.removed}, skipped {summary.skipped_total}",
         f"passages {summary.passages}, {summary.seconds:.1f} s",
     ]
-    lines += [f"skipped {item.source}: {item.reason}" for item in summary.skipped]
+    listed = summary.skipped[:SKIPPED_LISTED]
+    lines += [f"skipped {item.source}: {item.reason}" for item in listed]
+    if summary.skipped_total > len(listed):
+        lines.append(f"… and {summary.skipped_total - len(listed):,} more")
     return lines

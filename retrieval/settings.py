@@ -40,9 +40,17 @@ class Settings(BaseSettings):
     top_k: int = Field(3, ge=1, le=10)
     max_passages_per_article: int = Field(2, ge=1, le=10)
     min_confidence: float = Field(0.383, ge=0.0, le=1.0)
-    admin_roles: list[str] = Field(default_factory=list)
+    ask_concurrency: int = Field(4, ge=1, le=64)
+    ask_queue: int = Field(200, ge=1, le=10_000)
+    ask_wait_seconds: float = Field(10.0, gt=0.0, le=600.0)
+    reader: bool = True
+    reader_depth: int = Field(5, ge=1, le=30)
+    bold_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    admin_roles: list[int] = Field(default_factory=list)
     allowed_channels: list[int] = Field(default_factory=list)
-    ask_cooldown_seconds: float = Field(5.0, ge=0.0, le=3600.0)
+    ask_burst: int = Field(3, ge=1, le=100)
+    ask_per_minute: float = Field(6.0, ge=0.0, le=600.0)
+    log_retention_days: int = Field(30, ge=1, le=3650)
     ingest_max_bytes: int = Field(2_000_000, ge=1, le=25_000_000)
     ingest_extensions: list[str] = Field(
         default_factory=lambda: [".txt", ".md", ".jsonl", ".html", ".htm"]

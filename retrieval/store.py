@@ -6,8 +6,9 @@ so it is replaced together with the vector and lexical indexes.
 
 from __future__ import annotations
 
+import asyncio
+import queue
 import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
+from retrieval.text.boilerplate import MIN_ARTICLES, article_keys
 from retrieval.types import Article, Citation, PassageSpan
 
 SCHEMA_VERSION = 1
@@ -44,6 +46,13 @@ CREATE TABLE IF NOT EXISTS passages (
     vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE TABLE IF NOT EXISTS sentence_keys (
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    key BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sentence_keys_article ON sentence_keys(article_id);
+CREATE INDEX IF NOT EXISTS sentence_keys_key ON sentence_keys(key);
+CREATE TABLE IF NOT EXISTS boilerplate (key BLOB PRIMARY KEY);
 """
 
 
@@ -79,28 +88,39 @@ class PassageRecord:
 class Store:
     """One SQLite file; open with :meth:`open`, close with :meth:`close`."""
 
-    def __init__(self, connection: aiosqlite.Connection, path: Path | None = None) -> None:
+    def __init__(
+        self, connection: aiosqlite.Connection, readers: list[sqlite3.Connection]
+    ) -> None:
         self._db = connection
-        self._path = path
-        self._readers = threading.local()
-        self._reader_connections: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
+        self._all_readers = readers
+        self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
+        for reader in readers:
+            self._readers.put(reader)
 
     @classmethod
-    async def open(cls, path: Path) -> Store:
-        """Open (creating if needed) the store at ``path``."""
+    async def open(cls, path: Path, *, readers: int = 0) -> Store:
+        """Open (creating if needed) the store at ``path``.
+
+        Args:
+            readers: read-only connections to open now for :meth:`passages_now` (a served
+                store); opened with the store, so answering never opens a file.
+        """
         connection = await aiosqlite.connect(path)
         await connection.execute("PRAGMA foreign_keys = ON")
         await connection.execute("PRAGMA journal_mode = WAL")
         await connection.executescript(_SCHEMA)
         await connection.commit()
-        return cls(connection, path)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        pool = await asyncio.to_thread(
+            lambda: [
+                sqlite3.connect(uri, uri=True, check_same_thread=False) for _ in range(readers)
+            ]
+        )
+        return cls(connection, pool)
 
     async def close(self) -> None:
-        with self._readers_lock:
-            for reader in self._reader_connections:
-                reader.close()
-            self._reader_connections.clear()
+        for reader in self._all_readers:
+            reader.close()
         await self._db.close()
 
     async def get_meta(self) -> dict[str, str]:
@@ -131,6 +151,9 @@ class Store:
             ) as cursor:
                 removed.extend([row[0] async for row in cursor])
             await self._db.execute(f"DELETE FROM passages WHERE article_id IN ({marks})", chunk)
+            await self._db.execute(
+                f"DELETE FROM sentence_keys WHERE article_id IN ({marks})", chunk
+            )
             await self._db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
         await self._db.commit()
         return removed
@@ -160,6 +183,10 @@ class Store:
             ),
         )
         article_id = cursor.lastrowid
+        await self._db.executemany(
+            "INSERT INTO sentence_keys(article_id, key) VALUES (?, ?)",
+            [(article_id, key) for key in article_keys(article.publisher, article.text)],
+        )
         passage_ids: list[int] = []
         for ordinal, (span, vector) in enumerate(zip(spans, vectors, strict=True)):
             row = await self._db.execute(
@@ -173,6 +200,25 @@ class Store:
 
     async def commit(self) -> None:
         await self._db.commit()
+
+    async def refresh_boilerplate(self) -> int:
+        """Recount which sentences are boilerplate (see :mod:`retrieval.text.boilerplate`);
+        returns how many are."""
+        await self._db.execute("DELETE FROM boilerplate")
+        await self._db.execute(
+            "INSERT INTO boilerplate(key) SELECT key FROM sentence_keys GROUP BY key"
+            " HAVING count(DISTINCT article_id) >= ?",
+            (MIN_ARTICLES,),
+        )
+        await self._db.commit()
+        async with self._db.execute("SELECT count(*) FROM boilerplate") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def boilerplate_keys(self) -> frozenset[bytes]:
+        """The keys of every boilerplate sentence."""
+        async with self._db.execute("SELECT key FROM boilerplate") as cursor:
+            return frozenset([row[0] async for row in cursor])
 
     async def all_vectors(self, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of every passage, to rebuild a vector index without re-embedding."""
@@ -196,27 +242,21 @@ class Store:
     def passages_now(self, passage_ids: Iterable[int]) -> dict[int, PassageRecord]:
         """Passages by id, with article text and citation; for the worker thread answering.
 
-        Reads through a plain read-only sqlite3 connection of the calling thread, so a
-        question costs no round trips through the event loop and the aiosqlite thread.
+        Reads through one of the read-only connections opened with the store (waiting for
+        one when every one is in use), so a question costs no round trips through the
+        event loop and the aiosqlite thread.
         """
-        reader = self._reader()
-        found: dict[int, PassageRecord] = {}
-        for chunk in _chunks(list(dict.fromkeys(int(i) for i in passage_ids))):
-            for row in reader.execute(_passages_query(len(chunk)), chunk):
-                found[row[0]] = _passage_record(row)
-        return found
-
-    def _reader(self) -> sqlite3.Connection:
-        reader: sqlite3.Connection | None = getattr(self._readers, "connection", None)
-        if reader is None:
-            if self._path is None:
-                raise RuntimeError("this store was not opened from a file")
-            uri = f"{self._path.resolve().as_uri()}?mode=ro"
-            reader = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            with self._readers_lock:
-                self._reader_connections.append(reader)
-            self._readers.connection = reader
-        return reader
+        if not self._all_readers:
+            raise RuntimeError("this store was opened without read connections")
+        reader = self._readers.get()
+        try:
+            found: dict[int, PassageRecord] = {}
+            for chunk in _chunks(list(dict.fromkeys(int(i) for i in passage_ids))):
+                for row in reader.execute(_passages_query(len(chunk)), chunk):
+                    found[row[0]] = _passage_record(row)
+            return found
+        finally:
+            self._readers.put(reader)
 
     async def counts(self) -> tuple[int, int]:
         """(articles, passages)."""

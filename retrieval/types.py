@@ -77,12 +77,15 @@ class AnswerSentence:
         text: the sentence, exactly as in the article.
         passage_index: index into :attr:`Answer.passages` of the passage holding it.
         highlight: (start, end) offsets inside ``text`` of the phrase that answers
-            the question (a figure, date, name or place), or None when unclear.
+            the question, or None when the reader is not sure enough of any.
+        highlight_confidence: the reader's confidence in its best phrase of this sentence
+            (bolded or not), 0 to 1; None when the reader did not read the passage.
     """
 
     text: str
     passage_index: int
     highlight: tuple[int, int] | None = None
+    highlight_confidence: float | None = None
 
     @property
     def highlighted_text(self) -> str | None:
@@ -103,6 +106,20 @@ class FigureReport:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the found / not-found decision was made on, each 0 to 1.
+
+    Attributes:
+        reader: the reader's best (relevance x answer probability) over the passages it
+            read; None when the reader is off.
+        retrieval: the best retrieved passage's similarity and term coverage.
+    """
+
+    reader: float | None
+    retrieval: float
+
+
+@dataclass(frozen=True)
 class Answer:
     """The engine's answer to one question.
 
@@ -113,6 +130,7 @@ class Answer:
         found: False when confidence is below the calibrated threshold.
         conflicts: differing figures from the top sources, newest first; empty when they agree.
         confidence: the score the found / not-found decision was made on.
+        evidence: what that score combines.
     """
 
     question: str
@@ -121,6 +139,7 @@ class Answer:
     found: bool = True
     conflicts: tuple[FigureReport, ...] = field(default_factory=tuple)
     confidence: float = 0.0
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)
@@ -131,9 +150,20 @@ class SkippedFile:
     reason: str
 
 
+SKIPPED_LISTED = 20
+"""Skipped inputs named in a report; the rest are only counted, so that a file of a
+million broken lines neither fills memory nor floods the report."""
+
+
 @dataclass
 class IndexSummary:
-    """What one indexing run did."""
+    """What one indexing run did.
+
+    Attributes:
+        skipped: the first skipped inputs with their reasons (at most ``SKIPPED_LISTED``
+            when the indexer made the summary).
+        skipped_more: how many more inputs were skipped than ``skipped`` lists.
+    """
 
     new: int = 0
     updated: int = 0
@@ -142,6 +172,12 @@ class IndexSummary:
     skipped: list[SkippedFile] = field(default_factory=list)
     passages: int = 0
     seconds: float = 0.0
+    skipped_more: int = 0
+
+    @property
+    def skipped_total(self) -> int:
+        """Every input skipped, listed or not."""
+        return len(self.skipped) + self.skipped_more
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,11 @@ def collection(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path: Path, collection: Path) -> Settings:
-    """Default settings pointed at a temporary collection and data folder."""
-    return load_settings(collection=collection, data_dir=tmp_path / "data", min_confidence=0.0)
+    """Default settings pointed at a temporary collection and data folder, reader off
+    (tests of what the reader decides pass a reader in)."""
+    return load_settings(
+        collection=collection, data_dir=tmp_path / "data", min_confidence=0.0, reader=False
+    )
 
 
 @pytest.fixture

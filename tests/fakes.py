@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from retrieval.models.reader import ReaderPassage, Reading, Span
+
 
 class HashingEmbedder:
     """Bag-of-words vectors from hashed lower-case words: fast, deterministic, no model.
@@ -57,3 +59,40 @@ class HashingEmbedder:
         if progress is not None:
             progress(len(texts))
         return vectors
+
+
+class ScriptedReader:
+    """A stand-in for the reader: relevance from shared words, spans from a script.
+
+    Every occurrence in a passage of a phrase of ``spans`` is an answer span with the
+    phrase's probability, the likeliest also the phrase to bold; the passage's relevance
+    logit is the number of question words it holds, less two. Enough to test what is done with a reading, with no model.
+    """
+
+    def __init__(self, spans: dict[str, float]) -> None:
+        self._spans = spans
+        self.read_passages: list[int] = []
+
+    def read(self, question: str, passages: Sequence[ReaderPassage]) -> list[Reading]:
+        self.read_passages.append(len(passages))
+        words = set(re.findall(r"\w+", question.lower()))
+        readings = []
+        for passage in passages:
+            held = words & set(re.findall(r"\w+", passage.text.lower()))
+            found = sorted(
+                (
+                    Span(start, start + len(phrase), probability, probability)
+                    for phrase, probability in self._spans.items()
+                    for start in _starts(passage.text, phrase)
+                    if not any(start < b and start + len(phrase) > a for a, b in passage.excluded)
+                ),
+                key=lambda span: -span.probability,
+            )
+            no_answer = 1.0 - found[0].probability if found else 1.0
+            best = found[0] if found else None
+            readings.append(Reading(float(len(held) - 2), no_answer, tuple(found[:3]), best))
+        return readings
+
+
+def _starts(text: str, phrase: str) -> list[int]:
+    return [m.start() for m in re.finditer(re.escape(phrase), text)]

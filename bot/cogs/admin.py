@@ -12,7 +12,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import CitebotBot
-from bot.rendering import NO_PINGS, explain, render_ingest, render_progress, render_summary
+from bot.rendering import (
+    NO_PINGS,
+    explain,
+    limit_content,
+    render_ingest,
+    render_progress,
+    render_summary,
+)
 from retrieval.errors import CitebotError
 from retrieval.ingest import IngestReport
 from retrieval.types import SkippedFile
@@ -24,12 +31,15 @@ BUSY = "A reindex is already running; its progress shows in the reply to whoever
 
 
 def is_admin(
-    permissions: discord.Permissions, role_names: Iterable[str], admin_roles: Collection[str]
+    permissions: discord.Permissions, role_ids: Iterable[int], admin_roles: Collection[int]
 ) -> bool:
-    """Manage Server (or Administrator), or a role named in the settings' admin_roles."""
+    """Manage Server (or Administrator), or a role whose id is in the settings' admin_roles.
+
+    Ids, not names: anyone allowed to make a role could give it an admin role's name.
+    """
     if permissions.manage_guild or permissions.administrator:
         return True
-    return any(name in admin_roles for name in role_names)
+    return any(role_id in admin_roles for role_id in role_ids)
 
 
 class Progress:
@@ -62,7 +72,7 @@ class AdminCog(commands.Cog):
         ``default_permissions`` only hides the command in Discord's client; it is no check.
         """
         user = interaction.user
-        roles = [role.name for role in user.roles] if isinstance(user, discord.Member) else []
+        roles = [role.id for role in user.roles] if isinstance(user, discord.Member) else []
         if is_admin(interaction.permissions, roles, self.engine.settings.admin_roles):
             return True
         log.info("refused /%s to user %s", _name(interaction), user.id)
@@ -93,29 +103,55 @@ class AdminCog(commands.Cog):
         try:
             await work
         except CitebotError as error:
-            await self._edit(interaction, explain(error))
+            await self._report(interaction, explain(error))
         except Exception:
             log.exception("/%s failed", _name(interaction))
-            await self._edit(interaction, "Sorry, something went wrong; it has been logged.")
+            await self._report(interaction, "Sorry, something went wrong; it has been logged.")
 
-    async def _edit(self, interaction: discord.Interaction, text: str) -> None:
-        """Edit the reply; a failed edit (e.g. an expired token) does not stop the work."""
+    async def _edit(self, interaction: discord.Interaction, text: str) -> bool:
+        """Edit the reply; a failed edit (e.g. an expired token) does not stop the work.
+
+        Returns whether the reply was edited."""
         try:
             await interaction.edit_original_response(content=text, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
-            log.warning("could not update the /%s reply: %s", _name(interaction), error)
+            log.info("could not update the /%s reply: %s", _name(interaction), error)
+            return False
+        return True
+
+    async def _report(self, interaction: discord.Interaction, text: str) -> None:
+        """The outcome in the reply; once the interaction token has expired (15 minutes
+        after the command) in a message to the channel, else to the admin directly."""
+        if await self._edit(interaction, text):
+            return
+        note = f"<@{interaction.user.id}>, your /{_name(interaction)} has ended:\n{text}"
+        note = limit_content(note)
+        for target in (interaction.channel, interaction.user):
+            if not isinstance(target, discord.abc.Messageable):
+                continue
+            try:
+                await target.send(note, allowed_mentions=NO_PINGS)
+                return
+            except discord.HTTPException as error:
+                log.info(
+                    "could not post the /%s outcome to %s: %s", _name(interaction), target, error
+                )
+        log.warning("the outcome of /%s reached nobody on Discord", _name(interaction))
 
     @app_commands.command(name="reindex", description="Bring the index up to date (admins).")
+    @app_commands.describe(
+        confirm="Go ahead even if more than half of the indexed articles would be removed."
+    )
     @app_commands.default_permissions(manage_guild=True)
     @app_commands.guild_only()
-    async def reindex(self, interaction: discord.Interaction) -> None:
+    async def reindex(self, interaction: discord.Interaction, confirm: bool = False) -> None:
         if await self._begin(interaction):
-            self._in_background(interaction, self._reindex(interaction))
+            self._in_background(interaction, self._reindex(interaction, confirm))
 
-    async def _reindex(self, interaction: discord.Interaction) -> None:
+    async def _reindex(self, interaction: discord.Interaction, confirm: bool) -> None:
         """Reindex, editing the reply with progress every few seconds, then the summary."""
         progress = Progress()
-        task = asyncio.create_task(self.engine.reindex(progress=progress))
+        task = asyncio.create_task(self.engine.reindex(allow_removal=confirm, progress=progress))
         shown: tuple[str, int, int] | None = None
         while not task.done():
             await asyncio.wait({task}, timeout=self.bot.progress_interval)
@@ -124,7 +160,7 @@ class AdminCog(commands.Cog):
                 await self._edit(interaction, render_progress(*shown))
         summary = task.result()
         log.info("reindex by %s: %s", interaction.user.id, summary)
-        await self._edit(interaction, render_summary(summary))
+        await self._report(interaction, render_summary(summary))
 
     @app_commands.command(name="ingest", description="Add article files and reindex (admins).")
     @app_commands.describe(
@@ -169,7 +205,7 @@ class AdminCog(commands.Cog):
         report = await self.engine.ingest(files) if files else IngestReport()
         report.rejected[:0] = too_big
         log.info("ingest by %s: saved %s", interaction.user.id, report.saved)
-        await self._edit(interaction, render_ingest(report))
+        await self._report(interaction, render_ingest(report))
 
 
 def _name(interaction: discord.Interaction) -> str:

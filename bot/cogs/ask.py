@@ -6,14 +6,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import answers_in
+from bot.access import refusal
 from bot.client import CitebotBot
-from bot.rendering import NO_PINGS, SOURCES_ASKED, retry_text
-from bot.views import AnswerView
+from bot.rendering import NO_PINGS
+from bot.views import answer_message
 
 
 class AskCog(commands.Cog):
-    """Answers /ask from the engine, in the allowed channels, within the cooldown."""
+    """Answers /ask from the engine, in the allowed channels, within the rate limit."""
 
     def __init__(self, bot: CitebotBot) -> None:
         self.bot = bot
@@ -31,30 +31,29 @@ class AskCog(commands.Cog):
         question: app_commands.Range[str, 1, 500],
         private: bool = False,
     ) -> None:
-        settings = self.engine.settings
-        if not answers_in(interaction.channel, settings.allowed_channels):
+        refused = refusal(
+            interaction.channel,
+            interaction.user.id,
+            self.engine.settings.allowed_channels,
+            self.bot.rate_limit,
+            discord.utils.utcnow(),
+        )
+        if refused is not None:
             await interaction.response.send_message(
-                "I do not answer questions in this channel.",
-                ephemeral=True,
-                allowed_mentions=NO_PINGS,
-            )
-            return
-        retry = self.bot.ask_cooldown.retry_after(interaction.user.id)
-        if retry is not None:
-            await interaction.response.send_message(
-                retry_text(retry, discord.utils.utcnow()), ephemeral=True, allowed_mentions=NO_PINGS
+                refused, ephemeral=True, allowed_mentions=NO_PINGS
             )
             return
         # Acknowledge within Discord's 3 seconds; the engine then works in its own threads.
         await interaction.response.defer(ephemeral=private)
-        answer = await self.engine.ask(question, SOURCES_ASKED)
-        view = AnswerView(self.engine, answer, page_size=settings.top_k)
-        view.message = await interaction.followup.send(
-            embeds=view.page.embeds,
-            view=view,
-            ephemeral=private,
-            allowed_mentions=NO_PINGS,
-            wait=True,
+        embeds, view = await answer_message(
+            self.engine,
+            question,
+            asker=interaction.user.id,
+            asked_at=interaction.created_at,
+            private=private,
+        )
+        await interaction.followup.send(
+            embeds=embeds, view=view, ephemeral=private, allowed_mentions=NO_PINGS
         )
 
 

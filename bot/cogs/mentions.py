@@ -10,8 +10,8 @@ from discord.ext import commands
 
 from bot.access import answers_in
 from bot.client import CitebotBot
-from bot.rendering import NO_PINGS, SOURCES_ASKED, explain, retry_text
-from bot.views import AnswerView
+from bot.rendering import NO_PINGS, explain, retry_text
+from bot.views import answer_message
 from retrieval.errors import CitebotError
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,20 @@ class MentionsCog(commands.Cog):
         if not question:
             await self._reply(message, "Ask me a question after the mention, or use /ask.")
             return
-        retry = self.bot.ask_cooldown.retry_after(message.author.id)
+        retry = self.bot.rate_limit.retry_after(message.author.id)
         if retry is not None:
             await self._reply(message, retry_text(retry, discord.utils.utcnow()))
             return
         try:
             async with message.channel.typing():
-                answer = await self.engine.ask(question, SOURCES_ASKED)
+                embeds, view = await answer_message(
+                    self.engine, question, asker=message.author.id, asked_at=message.created_at
+                )
         except CitebotError as error:
             await self._reply(message, explain(error))
             return
-        view = AnswerView(self.engine, answer, page_size=self.engine.settings.top_k)
-        view.message = await message.reply(
-            embeds=view.page.embeds, view=view, mention_author=False, allowed_mentions=NO_PINGS
+        await message.reply(
+            embeds=embeds, view=view, mention_author=False, allowed_mentions=NO_PINGS
         )
 
     async def _reply(self, message: discord.Message, text: str) -> None:

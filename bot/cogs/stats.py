@@ -6,19 +6,33 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.access import refusal
 from bot.client import CitebotBot
 from bot.rendering import NO_PINGS, render_stats
 
 
 class StatsCog(commands.Cog):
-    """Shows the engine's index statistics."""
+    """Shows the engine's index statistics, in the allowed channels, within the rate limit."""
 
     def __init__(self, bot: CitebotBot) -> None:
+        self.bot = bot
         self.engine = bot.engine
 
     @app_commands.command(name="stats", description="How many articles are indexed, and when.")
     @app_commands.guild_only()
     async def stats(self, interaction: discord.Interaction) -> None:
+        refused = refusal(
+            interaction.channel,
+            interaction.user.id,
+            self.engine.settings.allowed_channels,
+            self.bot.rate_limit,
+            discord.utils.utcnow(),
+        )
+        if refused is not None:
+            await interaction.response.send_message(
+                refused, ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
         await interaction.response.defer()
         info = await self.engine.stats()
         await interaction.followup.send(render_stats(info), allowed_mentions=NO_PINGS)

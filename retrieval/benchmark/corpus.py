@@ -35,8 +35,13 @@ NOISE = 0.2
 GROWN_FILE = "bench-grown.json"
 
 
-def corpus_settings(settings: Settings, collection: Path, data_dir: Path) -> Settings:
-    return settings.model_copy(update={"collection": collection, "data_dir": data_dir})
+def corpus_settings(
+    settings: Settings, collection: Path, data_dir: Path, *, reader: bool = False
+) -> Settings:
+    """The settings for a benchmark index; the reader is on only where it is measured."""
+    return settings.model_copy(
+        update={"collection": collection, "data_dir": data_dir, "reader": reader}
+    )
 
 
 async def index_collection(

@@ -1,22 +1,21 @@
 """Ask latency through ``Engine.ask``: one asker, concurrent askers, cache hits, stages.
 
 Every timed question is distinct, so the engine's answer cache never answers it;
-a repeated question is timed separately (cache-hit p50). The stage profile replays
-the uncached path of ``Engine.ask`` step by step with timers, to show where the time
-goes (embed, FAISS, BM25, SQLite fetch, answer composition).
+a repeated question is timed separately (cache-hit p50). The stage profile runs
+the uncached path of ``Engine.ask`` stage by stage with timers, to show where the time
+goes (embed, retrieve, read, compose), with the pipeline the engine runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from retrieval.answering import Candidate, compose_answer
-from retrieval.engine import Engine, _retrieve
-from retrieval.ranking import lexical_query
+from retrieval.engine import Engine
 
 from .common import Step, percentiles
 
@@ -61,54 +60,30 @@ async def cache_hits(engine: Engine, question: str, count: int = 50) -> list[flo
 
 
 async def stage_profile(engine: Engine, questions: list[str]) -> dict[str, float]:
-    """Median ms per stage of the uncached ask path, replayed with timers (no thread hops)."""
-    served = engine._served
-    assert served is not None, "nothing indexed"
-    settings = engine.settings
-    stages: dict[str, list[float]] = {
-        "embed": [],
-        "faiss": [],
-        "bm25": [],
-        "fuse": [],
-        "fetch": [],
-        "compose": [],
-    }
-    for question in questions:
-        t0 = time.perf_counter()
-        query = engine.embedder.embed([question])[0]
-        t1 = time.perf_counter()
-        served.vectors.search(query[np.newaxis, :], 30)
-        t2 = time.perf_counter()
-        served.lexical.search(lexical_query(question), 30)
-        t3 = time.perf_counter()
-        retrieved = _retrieve(served, question, query, settings.retrieval_mode)
-        t4 = time.perf_counter()
-        records = served.store.passages_now(retrieved.keys())
-        t5 = time.perf_counter()
-        candidates = [
-            Candidate(records[pid], float(records[pid].vector @ query), lexical)
-            for pid, lexical in retrieved.items()
-            if pid in records
-        ]
-        compose_answer(
-            question,
-            candidates,
-            top_k=settings.top_k,
-            max_per_article=settings.max_passages_per_article,
-            min_confidence=settings.min_confidence,
-            mode=settings.retrieval_mode,
-        )
-        t6 = time.perf_counter()
-        # "fuse" is the whole _retrieve (FAISS + BM25 again + fusion) minus both searches
-        for name, value in (
-            ("embed", t1 - t0),
-            ("faiss", t2 - t1),
-            ("bm25", t3 - t2),
-            ("fuse", max(0.0, (t4 - t3) - (t3 - t1))),
-            ("fetch", t5 - t4),
-            ("compose", t6 - t5),
-        ):
-            stages[name].append(value * 1000)
+    """Median ms per stage of the uncached ask path: the engine's own pipeline, stage by
+    stage, on the calling thread (no thread hops)."""
+    stages: dict[str, list[float]] = {"embed": [], "retrieve": [], "read": [], "compose": []}
+    pipeline = engine.pipeline
+    top_k = engine.settings.top_k
+    async with engine.reading() as served:
+        for question in questions:
+            asked_at = datetime.now(UTC)
+            t0 = time.perf_counter()
+            query = engine.embedder.embed([question])[0]
+            t1 = time.perf_counter()
+            retrieved = pipeline.retrieve(served, question, query, asked_at)
+            t2 = time.perf_counter()
+            read = pipeline.read(question, retrieved)
+            t3 = time.perf_counter()
+            pipeline.compose(question, retrieved, read, top_k)
+            t4 = time.perf_counter()
+            for name, value in (
+                ("embed", t1 - t0),
+                ("retrieve", t2 - t1),
+                ("read", t3 - t2),
+                ("compose", t4 - t3),
+            ):
+                stages[name].append(value * 1000)
     return {name: round(float(np.median(values)), 2) for name, values in stages.items()}
 
 

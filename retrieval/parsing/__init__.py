@@ -3,7 +3,8 @@
 Formats: the seed Markdown format (``# Title`` / ``Published at:`` / ``Author:`` /
 ``Original:``), JSON Lines (one article an object), plain ``.txt``/``.md`` and
 ``.html``. A file that cannot be read or parsed raises :class:`ArticleError`;
-:func:`read_collection` reports it and goes on with the rest.
+:func:`read_collection` reports it and goes on with the rest. What is skipped is kept in
+a :class:`SkipReport`: a few named, all counted.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from retrieval.parsing.decoding import read_text
 from retrieval.parsing.html import parse_html
 from retrieval.parsing.jsonl import parse_jsonl
 from retrieval.parsing.markdown import looks_like_seed_format, parse_plain, parse_seed_format
-from retrieval.types import Article, SkippedFile
+from retrieval.parsing.skips import SkipReport
+from retrieval.types import Article
 
 log = logging.getLogger(__name__)
 
@@ -27,31 +29,49 @@ SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".jsonl", ".html", "
 
 @dataclass
 class Collection:
-    """Everything read from a collection folder: articles, and files skipped with reasons."""
+    """Everything read from a collection folder: articles (each source once), and what was
+    skipped with reasons."""
 
     articles: list[Article] = field(default_factory=list)
-    skipped: list[SkippedFile] = field(default_factory=list)
+    skipped: SkipReport = field(default_factory=SkipReport)
     failed_files: set[str] = field(default_factory=set)
     """Sources of files that could not be parsed at all (their old articles are kept)."""
 
 
-def parse_file(path: Path, source: str) -> tuple[list[Article], list[SkippedFile]]:
+def parse_file(path: Path, source: str) -> tuple[list[Article], SkipReport]:
     """Parse one file; ``source`` is its stable name (the path relative to the collection).
 
     Raises:
-        ArticleError: the whole file cannot be read or parsed.
+        ArticleError: the whole file cannot be read or parsed, a parser's own failure
+            included (its traceback is logged at debug level).
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ArticleError(source, f"unsupported file type {suffix or '(none)'}")
-    text = read_text(path, source)
+    try:
+        return parse_text(read_text(path, source), source, suffix, fallback_title=path.stem)
+    except ArticleError:
+        raise
+    except Exception as error:
+        log.debug("parsing %s failed", source, exc_info=True)
+        raise ArticleError(source, f"could not be parsed ({type(error).__name__})") from error
+
+
+def parse_text(
+    text: str, source: str, suffix: str, *, fallback_title: str
+) -> tuple[list[Article], SkipReport]:
+    """Parse decoded text (see :func:`read_text`) in the format its file suffix names.
+
+    Raises:
+        ArticleError: the text holds no article.
+    """
     if suffix == ".jsonl":
         return parse_jsonl(text, source)
     if suffix in {".html", ".htm"}:
-        return [parse_html(text, source)], []
+        return [parse_html(text, source)], SkipReport()
     if looks_like_seed_format(text):
-        return [parse_seed_format(text, source)], []
-    return [parse_plain(text, source, fallback_title=path.stem)], []
+        return [parse_seed_format(text, source)], SkipReport()
+    return [parse_plain(text, source, fallback_title=fallback_title)], SkipReport()
 
 
 def iter_files(root: Path) -> Iterator[Path]:
@@ -77,24 +97,39 @@ def source_name(path: Path, root: Path) -> str:
 def read_collection(root: Path) -> Collection:
     """Parse every article file under ``root``; bad files are reported, never fatal.
 
+    Two files can give articles the same source (``a.jsonl`` with id ``b.txt``, and a file
+    ``a.jsonl#b.txt``); the later file's is kept and the earlier one reported.
+
     Raises:
         ArticleError: ``root`` itself does not exist.
     """
     if not root.exists():
         raise ArticleError(str(root), "no such file or folder")
     collection = Collection()
+    found: dict[str, tuple[str, Article]] = {}
     for path in iter_files(root):
         source = source_name(path, root)
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             log.debug("ignoring %s: not an article file type", source)
             continue
+        readable = source.encode(errors="surrogateescape").decode(errors="replace")
+        if readable != source:  # the store, the CLI and Discord all need UTF-8 names
+            collection.skipped.add(readable, "the file name is not UTF-8; rename the file")
+            continue
         try:
             articles, skipped = parse_file(path, source)
         except ArticleError as error:
             log.warning("skipped %s", error)
-            collection.skipped.append(SkippedFile(error.path, error.reason))
+            collection.skipped.add(error.path, error.reason)
             collection.failed_files.add(source)
             continue
-        collection.articles.extend(articles)
         collection.skipped.extend(skipped)
+        for article in articles:
+            if article.source in found:
+                earlier, _ = found.pop(article.source)
+                collection.skipped.add(
+                    article.source, f"in {earlier} and again in {source}; the later is indexed"
+                )
+            found[article.source] = (source, article)
+    collection.articles = [article for _, article in found.values()]
     return collection

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 
 from charset_normalizer import from_bytes
 
 from retrieval.errors import ArticleError
+from retrieval.parsing.fields import normalize_text
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -40,8 +40,7 @@ def decode_bytes(data: bytes, source: str) -> str:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = _decode_legacy(data, source)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return unicodedata.normalize("NFC", text)
+    return normalize_text(text)
 
 
 def _decode_legacy(data: bytes, source: str) -> str:

@@ -1,14 +1,27 @@
-"""Field clean-up shared by the parsers: dates, blanks, paragraphs."""
+"""Text and field clean-up shared by the parsers: line ends, dates, blanks, paragraphs."""
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from datetime import UTC, datetime
 
 log = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"[ \t\u00a0]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def normalize_text(text: str) -> str:
+    """Text as articles hold it: ``\\n`` line ends, NFC, no lone surrogates.
+
+    NFC keeps passage offsets stable; a lone surrogate (a JSON ``"\\ud800"`` escape)
+    cannot be stored as UTF-8, so it becomes U+FFFD.
+    """
+    text = _SURROGATE.sub("\ufffd", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text)
 
 
 def _squeezed(text: str) -> str:
@@ -23,10 +36,10 @@ def _squeezed(text: str) -> str:
 
 
 def clean_field(value: object) -> str | None:
-    """A metadata value as a stripped string, or None when absent or blank."""
+    """A metadata value as one line, white space squeezed, or None when absent or blank."""
     if value is None:
         return None
-    text = _squeezed(str(value))
+    text = " ".join(normalize_text(str(value)).split())
     return text or None
 
 
@@ -50,3 +63,8 @@ def join_paragraphs(lines: list[str]) -> str:
     """One paragraph a line, each stripped, blank lines dropped."""
     paragraphs = (_squeezed(line) for line in lines)
     return "\n".join(p for p in paragraphs if p)
+
+
+def paragraphs(text: str) -> str:
+    """Body text a library gave (from JSON, HTML) normalized, one paragraph a line."""
+    return join_paragraphs(normalize_text(text).split("\n"))

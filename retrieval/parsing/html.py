@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+
 import trafilatura
 
 from retrieval.errors import ArticleError
-from retrieval.parsing.fields import clean_field, join_paragraphs, parse_date
+from retrieval.parsing.fields import clean_field, paragraphs, parse_date
 from retrieval.types import Article
+
+
+class _AtDebug(logging.Filter):
+    """Passes a record on at DEBUG level.
+
+    trafilatura logs ERROR lines for a page with no text ("empty HTML tree"); the skip
+    report already says so, and at the CLI's level they would be noise.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+def _log_library_at_debug(package: str) -> None:
+    """Filters sit on the logger that emits, not its parents: one on each of the package's."""
+    at_debug = _AtDebug()
+    for name in list(logging.root.manager.loggerDict):
+        if name == package or name.startswith(f"{package}."):
+            logging.getLogger(name).addFilter(at_debug)
+
+
+_log_library_at_debug("trafilatura")
 
 
 def parse_html(html: str, source: str) -> Article:
@@ -21,7 +46,7 @@ def parse_html(html: str, source: str) -> Article:
     fields = (
         {} if document is None else document if isinstance(document, dict) else document.as_dict()
     )
-    body = join_paragraphs(str(fields.get("text") or "").split("\n"))
+    body = paragraphs(str(fields.get("text") or ""))
     if not body:
         raise ArticleError(source, "no article text found in the HTML")
     return Article(

@@ -1,11 +1,13 @@
-"""Who may use the bot where: allowed channels, the /ask cooldown, admins, mention text."""
+"""Who may use the bot where: allowed channels, the rate limit, admins, mention text."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import discord
 import pytest
 
-from bot.access import Cooldown, answers_in, home_channel_id
+from bot.access import NOT_HERE, RateLimit, answers_in, home_channel_id, refusal
 from bot.cogs.admin import is_admin
 from bot.cogs.mentions import question_text
 
@@ -20,22 +22,62 @@ class Clock:
         return self.now
 
 
-def test_cooldown_tells_how_long_to_wait() -> None:
-    """A second question within the cooldown gets the seconds left; another user is not held."""
+def test_a_burst_then_a_steady_rate() -> None:
+    """Three quick questions pass, the fourth waits for the steady rate; others are not held."""
     clock = Clock()
-    cooldown = Cooldown(5.0, clock)
-    assert cooldown.retry_after(1) is None
-    clock.now += 1.5
-    assert cooldown.retry_after(1) == pytest.approx(3.5)
-    assert cooldown.retry_after(2) is None
-    clock.now += 3.5
-    assert cooldown.retry_after(1) is None
+    limit = RateLimit(3, 6.0, clock)
+    assert [limit.retry_after(1) for _ in range(3)] == [None, None, None]
+    clock.now += 4.0
+    assert limit.retry_after(1) == pytest.approx(6.0)
+    assert limit.retry_after(2) is None
+    clock.now += 6.0
+    assert limit.retry_after(1) is None
+    assert limit.retry_after(1) == pytest.approx(10.0)
 
 
-def test_cooldown_zero_is_off() -> None:
-    """With a cooldown of 0 seconds, every question is answered."""
-    cooldown = Cooldown(0.0, Clock())
-    assert [cooldown.retry_after(1) for _ in range(3)] == [None, None, None]
+def test_refused_questions_do_not_count() -> None:
+    """Asking again while refused does not push the retry time further away."""
+    clock = Clock()
+    limit = RateLimit(1, 60.0, clock)
+    assert limit.retry_after(1) is None
+    assert limit.retry_after(1) == pytest.approx(1.0)
+    clock.now += 0.5
+    assert limit.retry_after(1) == pytest.approx(0.5)
+
+
+def test_idle_users_refill_to_the_burst_only() -> None:
+    """After a long pause a user gets the burst again, not more."""
+    clock = Clock()
+    limit = RateLimit(3, 6.0, clock)
+    clock.now += 3600
+    assert [limit.retry_after(1) is None for _ in range(4)] == [True, True, True, False]
+
+
+def test_idle_users_are_forgotten() -> None:
+    """Users whose bucket has refilled are dropped once many are tracked."""
+    clock = Clock()
+    limit = RateLimit(3, 6.0, clock)
+    for user in range(RateLimit.TRACKED):
+        limit.retry_after(user)
+    clock.now += 60
+    limit.retry_after(-1)
+    assert limit.tracked == 1
+
+
+def test_rate_zero_is_off() -> None:
+    """With ask_per_minute 0, every question is answered."""
+    limit = RateLimit(1, 0.0, Clock())
+    assert [limit.retry_after(1) for _ in range(5)] == [None] * 5
+
+
+def test_stats_and_ask_refusals_name_the_reason() -> None:
+    """Outside the allowed channels the channel is the reason; then the rate, with the wait."""
+    limit = RateLimit(1, 6.0, Clock())
+    now = datetime(2024, 3, 7, tzinfo=UTC)
+    assert refusal(discord.Object(12), 1, [10], limit, now) == NOT_HERE
+    assert refusal(discord.Object(10), 1, [10], limit, now) is None
+    refused = refusal(discord.Object(10), 1, [10], limit, now)
+    assert refused is not None and refused.startswith("You are asking too fast: try again in 10 s")
 
 
 @pytest.mark.parametrize(
@@ -59,22 +101,28 @@ def test_unknown_channel_is_not_allowed_when_a_list_is_set() -> None:
     assert answers_in(None, [10]) is False
 
 
+EDITORS, DESK, COPIED_EDITORS = 1187362539001729044, 1187362539001729045, 1290000000000000001
+"""Role ids: the real Editors and Desk roles, and another role someone also named "Editors"."""
+
+
 @pytest.mark.parametrize(
-    ("permissions", "roles", "admin_roles", "expected"),
+    ("permissions", "role_ids", "admin_roles", "expected"),
     [
         (discord.Permissions(manage_guild=True), [], [], True),
         (discord.Permissions(administrator=True), [], [], True),
-        (discord.Permissions(send_messages=True), ["Editors"], ["Editors"], True),
-        (discord.Permissions(send_messages=True), ["Readers"], ["Editors"], False),
+        (discord.Permissions(send_messages=True), [EDITORS], [EDITORS, DESK], True),
+        (discord.Permissions(send_messages=True), [COPIED_EDITORS, DESK], [DESK], True),
+        (discord.Permissions(send_messages=True), [COPIED_EDITORS], [EDITORS], False),
+        (discord.Permissions(manage_messages=True), [COPIED_EDITORS, 7], [EDITORS, DESK], False),
+        (discord.Permissions.none(), [EDITORS], [], False),
         (discord.Permissions.none(), [], [], False),
-        (discord.Permissions(manage_messages=True), ["editors"], ["Editors"], False),
     ],
 )
-def test_admins_are_server_managers_or_named_roles(
-    permissions: discord.Permissions, roles: list[str], admin_roles: list[str], expected: bool
+def test_admins_are_server_managers_or_listed_role_ids(
+    permissions: discord.Permissions, role_ids: list[int], admin_roles: list[int], expected: bool
 ) -> None:
-    """Manage Server, Administrator or a role named in admin_roles (exact name) is an admin."""
-    assert is_admin(permissions, roles, admin_roles) is expected
+    """Manage Server, Administrator or a role whose id is in admin_roles is an admin."""
+    assert is_admin(permissions, role_ids, admin_roles) is expected
 
 
 @pytest.mark.parametrize(

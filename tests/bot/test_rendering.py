@@ -10,7 +10,9 @@ import pytest
 
 from bot.rendering import (
     BUTTON_LABEL_MAX,
+    BUTTON_URL_MAX,
     CONTENT_MAX,
+    EMBED_URL_MAX,
     NOT_FOUND,
     bold_sentence,
     escape,
@@ -22,6 +24,7 @@ from bot.rendering import (
     render_stats,
     render_summary,
     retry_text,
+    safe_url,
     shorten,
     shorten_left,
 )
@@ -312,6 +315,75 @@ def test_citation_without_url_or_details_is_plain() -> None:
     assert page.links == []
 
 
+SITE = "https://vestnik.example/"
+FLOOD_WORD = "наводнение"
+FLOOD_WORD_SENT = "%D0%BD%D0%B0%D0%B2%D0%BE%D0%B4%D0%BD%D0%B5%D0%BD%D0%B8%D0%B5"
+"""A Cyrillic word of 10 characters, and the 60 it takes percent-encoded."""
+CYRILLIC_200 = SITE + FLOOD_WORD * 20
+"""A 200-character Cyrillic path: 224 characters as written, 1,224 percent-encoded."""
+CYRILLIC_60 = SITE + FLOOD_WORD * 6
+"""A 60-character Cyrillic path: 384 characters percent-encoded."""
+
+
+def ascii_url(length: int) -> str:
+    """An ASCII URL of exactly ``length`` characters."""
+    return SITE + "a" * (length - len(SITE))
+
+
+@pytest.mark.parametrize(
+    ("url", "limit", "expected"),
+    [
+        (TOLL.url, BUTTON_URL_MAX, TOLL.url),
+        (ascii_url(512), BUTTON_URL_MAX, ascii_url(512)),
+        (ascii_url(513), BUTTON_URL_MAX, None),
+        (ascii_url(513), EMBED_URL_MAX, ascii_url(513)),
+        (ascii_url(2049), EMBED_URL_MAX, None),
+        (CYRILLIC_60, BUTTON_URL_MAX, SITE + FLOOD_WORD_SENT * 6),
+        (CYRILLIC_200, BUTTON_URL_MAX, None),
+        (CYRILLIC_200, EMBED_URL_MAX, SITE + FLOOD_WORD_SENT * 20),
+        (SITE + "a b(c)", BUTTON_URL_MAX, SITE + "a%20b%28c%29"),
+        ("ftp://vestnik.example/file", EMBED_URL_MAX, None),
+        (None, EMBED_URL_MAX, None),
+    ],
+)
+def test_safe_url_is_measured_after_percent_encoding(
+    url: str | None, limit: int, expected: str | None
+) -> None:
+    """A URL is sent percent-encoded, and only when that encoded form fits the limit."""
+    assert safe_url(url, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "button", "linked"),
+    [
+        (TOLL.url, True, True),
+        (ascii_url(512), True, True),
+        (ascii_url(513), False, True),
+        (ascii_url(560), False, True),
+        (CYRILLIC_60, True, True),
+        (CYRILLIC_200, False, False),
+        (ascii_url(1100), False, False),
+    ],
+    ids=["short", "512", "513", "560", "cyrillic 60", "cyrillic 200", "1100"],
+)
+def test_a_long_link_loses_its_button_but_never_the_answer(
+    url: str, button: bool, linked: bool
+) -> None:
+    """A URL over 512 encoded has no button, stays linked in the citation while it fits."""
+    citation = Citation(TOLL.title, TOLL.publisher, TOLL.author, TOLL.published_at, url)
+    page = render_answer(answer([passage(SENTENCE, citation), passage("Twelve.", FLOOD, 1)]))
+    sent = safe_url(url)
+    assert sent is not None
+    value = page.embeds[0].fields[0].value or ""
+    assert embed_problems(page.embeds) == []
+    buttons = [("[1] Northern Ledger", sent)] if button else []
+    assert [(b.label, b.url) for b in page.links] == [*buttons, ("[2] Harbour Gazette", FLOOD.url)]
+    assert (f"]({sent})" in value) is linked
+    title = "[Astel valley flood" if linked else f"{TOLL.title} — "
+    assert value.startswith(f"“{SENTENCE}”\n[1] {title}")
+    assert value.endswith(" — Northern Ledger, Tomas Brennan, 7 Mar 2024")
+
+
 def test_pages_of_three_sources() -> None:
     """Ten sources page three at a time, numbered on, then wrap around to the first."""
     ten = answer([passage(f"Passage {i}.", TOLL, i) for i in range(10)])
@@ -391,10 +463,10 @@ def test_ingest_report_fits_a_message(report: IngestReport) -> None:
 
 
 def test_huge_summary_fits_a_message() -> None:
-    """A summary with hundreds of skipped files is cut at a line to fit 2,000 characters."""
+    """A summary with hundreds of skipped files names the first 20 and counts the rest."""
     many = IndexSummary(skipped=[SkippedFile(f"file{i}.txt", "empty") for i in range(500)])
     text = render_summary(many)
-    assert len(text) <= CONTENT_MAX and text.endswith("…")
+    assert len(text) <= CONTENT_MAX and text.endswith("• … and 480 more")
 
 
 def test_progress_and_stats_and_retry_texts() -> None:
@@ -424,3 +496,22 @@ def test_progress_and_stats_and_retry_texts() -> None:
 def test_engine_errors_are_explained(error: CitebotError, expected: str) -> None:
     """Engine errors become a sentence for the person who asked."""
     assert explain(error) == expected
+
+
+def test_summary_of_a_million_skipped_lines_names_twenty_and_counts_the_rest() -> None:
+    """A reindex that skipped a million lines says so, names the first 20 and counts the rest."""
+    listed = [SkippedFile(f"junk.jsonl:{n}", "invalid JSON") for n in range(1, 21)]
+    summary = IndexSummary(skipped=listed, skipped_more=999_980)
+    text = render_summary(summary)
+    assert "skipped 1000000." in text
+    assert len(re.findall(r"^• Skipped junk\.jsonl:\d+: invalid JSON", text, re.MULTILINE)) == 20
+    assert text.endswith("• … and 999,980 more")
+    assert len(text) <= CONTENT_MAX
+
+
+def test_ingest_reply_lists_twenty_rejected_files_at_most() -> None:
+    """An /ingest reply names at most 20 rejected files, then how many more."""
+    rejected = [SkippedFile(f"f{n}.pdf", "type .pdf not allowed") for n in range(25)]
+    text = render_ingest(IngestReport([], rejected))
+    assert text.count("• Skipped f") == 20
+    assert text.endswith("• … and 5 more")

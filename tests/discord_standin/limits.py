@@ -8,9 +8,10 @@ A broken limit becomes HTTP 400 with Discord's nested "Invalid Form Body" error
          {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 256 or fewer in length."}]}}}}}
 
 discord.py flattens that into ``In embeds.0.title: Must be 256 or fewer in length.``.
-Limits are from the message, embed, component and application-command docs; the
-``code`` strings for component-layout rules follow Discord's naming style but Discord
-does not document them.
+Limits are from the message, embed, component and application-command docs, except
+the 2,048 characters of an embed's URLs, which the embed docs leave out; the ``code``
+strings for component-layout rules follow Discord's naming style but Discord does not
+document them. URLs are measured as sent, i.e. after any percent-encoding.
 """
 
 from __future__ import annotations
@@ -31,9 +32,20 @@ EMBED_FIELD_VALUE_MAX = 1024
 EMBED_FOOTER_TEXT_MAX = 2048
 EMBED_AUTHOR_NAME_MAX = 256
 EMBED_TOTAL_MAX = 6000
+EMBED_URL_MAX = 2048
+EMBED_URLS = (
+    ("url",),
+    ("author", "url"),
+    ("author", "icon_url"),
+    ("footer", "icon_url"),
+    ("image", "url"),
+    ("thumbnail", "url"),
+)
+"""Where an embed holds URLs: a key, or an object's key."""
 ACTION_ROWS_MAX = 5
 ACTION_ROW_ITEMS_MAX = 5
 BUTTON_LABEL_MAX = 80
+BUTTON_URL_MAX = 512
 CUSTOM_ID_MAX = 100
 SELECT_PLACEHOLDER_MAX = 150
 SELECT_OPTIONS_MAX = 25
@@ -138,6 +150,11 @@ def _validate_embed(errors: FormErrors, path: tuple[str | int, ...], embed: JSON
     _max_length(errors, (*path, "description"), description, EMBED_DESCRIPTION_MAX)
     _max_length(errors, (*path, "footer", "text"), footer, EMBED_FOOTER_TEXT_MAX)
     _max_length(errors, (*path, "author", "name"), author, EMBED_AUTHOR_NAME_MAX)
+    for keys in EMBED_URLS:
+        value: Any = embed
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        _max_length(errors, (*path, *keys), value, EMBED_URL_MAX)
     fields = embed.get("fields") or []
     _max_length(errors, (*path, "fields"), fields, EMBED_FIELDS_MAX)
     total = len(title) + len(description) + len(footer) + len(author)
@@ -189,7 +206,8 @@ def _validate_button(errors: FormErrors, path: tuple[str | int, ...], button: JS
     _max_length(errors, (*path, "custom_id"), button.get("custom_id"), CUSTOM_ID_MAX)
     style = button.get("style")
     if style == LINK_STYLE:
-        _required(errors, (*path, "url"), button.get("url"))
+        if _required(errors, (*path, "url"), button.get("url")):
+            _max_length(errors, (*path, "url"), button["url"], BUTTON_URL_MAX)
         if button.get("custom_id") is not None:
             errors.add(
                 (*path, "custom_id"),

@@ -235,6 +235,7 @@ class StandInInteraction:
         self.modal: JSON | None = None
         loop = asyncio.get_running_loop()
         self.dispatched_at = loop.time()
+        self.acknowledged_at: float | None = None
         self.deadline = deadline
         self._signal = Signal()
         loop.call_later(deadline, self._signal.notify)

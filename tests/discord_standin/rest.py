@@ -9,6 +9,7 @@ Errors use Discord's JSON codes (https://discord.com/developers/docs/topics/opco
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -47,6 +48,7 @@ UNKNOWN_CHANNEL = {"message": "Unknown Channel", "code": 10003}
 UNKNOWN_GUILD = {"message": "Unknown Guild", "code": 10004}
 UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}
 UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}
+INVALID_WEBHOOK_TOKEN = {"message": "Invalid Webhook Token", "code": 50027}
 UNKNOWN_INTERACTION = {"message": "Unknown interaction", "code": 10062}
 ALREADY_ACKNOWLEDGED = {"message": "Interaction has already been acknowledged.", "code": 40060}
 MISSING_ACCESS = {"message": "Missing Access", "code": 50001}
@@ -380,6 +382,7 @@ class RestApi:
                 return refused
 
         interaction.response_type = kind
+        interaction.acknowledged_at = asyncio.get_running_loop().time()
         interaction.callbacks.append(body)
         message: RecordedMessage | None = None
         if kind == 4:
@@ -422,6 +425,9 @@ class RestApi:
             or not interaction.acknowledged
         ):
             return self.refuse(request, 404, UNKNOWN_WEBHOOK, interaction)
+        age = asyncio.get_running_loop().time() - interaction.dispatched_at
+        if age > self.standin.token_lifetime:
+            return self.refuse(request, 401, INVALID_WEBHOOK_TOKEN, interaction)
         return interaction
 
     async def create_followup(self, request: web.Request) -> web.StreamResponse:

@@ -121,6 +121,8 @@ class DiscordStandIn:
     Args:
         bot_name: The bot user's username.
         interaction_deadline: Seconds the bot has to acknowledge an interaction (Discord: 3).
+        token_lifetime: Seconds an interaction token can send follow-ups and edit the reply
+            (Discord: 15 minutes); later webhook calls get 401 "Invalid Webhook Token".
         heartbeat_interval_ms: The interval sent in HELLO.
         bot_permissions: What the bot's managed role grants in every guild.
         enabled_privileged_intents: Privileged intents "enabled in the developer portal";
@@ -132,6 +134,7 @@ class DiscordStandIn:
         *,
         bot_name: str = "citebot",
         interaction_deadline: float = 3.0,
+        token_lifetime: float = 15 * 60,
         heartbeat_interval_ms: int = 41_250,
         bot_permissions: int = DEFAULT_BOT_PERMISSIONS,
         enabled_privileged_intents: int = PRIVILEGED_INTENTS,
@@ -144,6 +147,7 @@ class DiscordStandIn:
         self.token = f"{encoded_id}.{secrets.token_urlsafe(4)}.{secrets.token_urlsafe(27)}"
         """The only token the stand-in accepts (REST 401 and gateway close 4004 otherwise)."""
         self.interaction_deadline = interaction_deadline
+        self.token_lifetime = token_lifetime
         self.bot_permissions = int(bot_permissions)
         self.enabled_privileged_intents = int(enabled_privileged_intents)
 

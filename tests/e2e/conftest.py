@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.discord_standin import DiscordStandIn
+from tests.e2e.world import world
+
+__all__ = ["discord_server", "world"]
 
 
 @pytest.fixture

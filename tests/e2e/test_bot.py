@@ -1,195 +1,51 @@
 """End to end: the real bot, unmodified discord.py and a real engine, against the Discord stand-in.
 
 One bot runs for the whole module (a module-scoped event loop): the engine indexes the
-shipped sample articles with the fast fake model, and every test drives the bot through
-Discord's real gateway and REST protocols. Each test uses fresh members, so the /ask
-cooldown of one test does not hold up another.
+shipped sample articles with the fast fake models (embedder and reader), and every test drives the bot through
+Discord's real gateway and REST protocols. Each test uses fresh members, so the rate
+limit of one test does not hold up another.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import os
 import re
 import shutil
 import signal
 import sqlite3
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from bot.app import TokenError, serve, start
 from bot.client import CitebotBot
 from bot.rendering import SOURCES_ASKED
 from retrieval.engine import Engine
-from retrieval.settings import Settings, load_settings
+from retrieval.settings import load_settings
 from tests.bot.discord_checks import cut_problem, embed_problems
 from tests.conftest import SAMPLES, copy_samples
 from tests.discord_standin import (
     EPHEMERAL,
     DiscordStandIn,
     Permission,
-    RecordedMessage,
-    StandInChannel,
-    StandInGuild,
-    StandInInteraction,
-    StandInMember,
+)
+from tests.e2e.world import (
+    FLOOD_QUESTION,
+    HELD_BACK,
+    NEW_ARTICLE,
+    TOLL_URL,
+    World,
+    answering_source,
+    button,
+    fields,
+    let_everyone_use,
+    shown_text,
 )
 from tests.fakes import HashingEmbedder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
-
-HELD_BACK = ["008_halvorsen-comet-discovery", "009_arctic-tern-migration-study"]
-"""Samples left out of the first index, for /reindex to find."""
-
-FLOOD_QUESTION = "How many dead in the Astel valley floods?"
-TOLL_URL = "https://northernledger.example/2024/03/07/astel-valley-flood-death-toll"
-
-NEW_ARTICLE = b"""# Pellow Point lighthouse shines again after 42 years
-
-Published at: **2024-10-04T08:15:00+00:00**
-
-Author: **Ines Marlow**
-
-Original: [Westhaven Courier](https://westhavencourier.example/2024/10/04/pellow-point-lighthouse)
-
-The Pellow Point lighthouse was relit on Friday evening, 42 years after its lamp was switched off.
-Volunteers from the Pellow Point Lighthouse Trust spent six years restoring the lantern room.
-The beam can be seen 18 nautical miles out to sea, the trust said.
-"""
-
-
-@dataclass
-class World:
-    """The running bot, its engine and the Discord guild it serves."""
-
-    server: DiscordStandIn
-    bot: CitebotBot
-    engine: Engine
-    embedder: HashingEmbedder
-    settings: Settings
-    guild: StandInGuild
-    general: StandInChannel
-    offtopic: StandInChannel
-    thread: StandInChannel
-    manager: StandInMember
-    editor: StandInMember
-
-    def __post_init__(self) -> None:
-        self._names = itertools.count(1)
-
-    def member(self) -> StandInMember:
-        """A new member with no special permissions (and no cooldown yet)."""
-        return self.server.add_member(self.guild, f"reader{next(self._names)}")
-
-    async def ask(
-        self, question: str, member: StandInMember | None = None, **options: Any
-    ) -> tuple[StandInInteraction, RecordedMessage]:
-        """/ask in #general; the interaction and the answer the user sees."""
-        interaction = await self.server.invoke_slash(
-            self.guild,
-            options.pop("channel", self.general),
-            member or self.member(),
-            "ask",
-            {"question": question, **options},
-        )
-        return interaction, await interaction.wait_for_response(timeout=15)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    """The bot running against the stand-in, on a real engine over the sample articles."""
-    root = tmp_path_factory.mktemp("citebot")
-    collection = root / "collection"
-    collection.mkdir()
-    names = [path.stem for path in sorted(SAMPLES.glob("*.txt")) if path.stem not in HELD_BACK]
-    copy_samples(collection, names)
-    async with DiscordStandIn() as server:
-        guild = server.add_guild("News")
-        general = server.add_channel(guild, "general")
-        offtopic = server.add_channel(guild, "offtopic")
-        thread = server.add_thread(guild, parent=general, name="flood-questions")
-        editors = server.add_role(guild, "Editors")
-        manager = server.add_member(guild, "manager", permissions=Permission.MANAGE_GUILD)
-        editor = server.add_member(guild, "editor", roles=[editors])
-        settings = load_settings(
-            collection=collection,
-            data_dir=root / "data",
-            min_confidence=0.0,
-            passage_tokens=512,  # long passages, so that quotes must be cut to fit
-            admin_roles=["Editors"],
-            allowed_channels=[general.id],
-            ask_cooldown_seconds=60,
-            ingest_max_bytes=20_000,
-        )
-        embedder = HashingEmbedder(max_tokens=512)
-        engine = await Engine.open(settings, embedder=embedder)
-        await engine.reindex()
-        bot = CitebotBot(engine, progress_interval=0.2)
-        async with server.running(bot):
-            await server.wait_until_ready()
-            await server.wait_for_command_sync()
-            await asyncio.wait_for(bot.wait_until_ready(), 10)
-            yield World(
-                server, bot, engine, embedder, settings, guild, general, offtopic, thread,
-                manager, editor,
-            )  # fmt: skip
-        await engine.close()
-
-
-def button(message: RecordedMessage, *, label: str | None = None, emoji: str | None = None) -> Any:
-    """The button with this label or emoji."""
-    for candidate in message.buttons:
-        if label is not None and candidate.get("label") == label:
-            return candidate
-        if emoji is not None and (candidate.get("emoji") or {}).get("name") == emoji:
-            return candidate
-    raise AssertionError(f"no button {label or emoji} in {message.buttons}")
-
-
-def fields(message: RecordedMessage) -> list[dict[str, str]]:
-    return list(message.embeds[0].get("fields") or [])
-
-
-def answering_source(message: RecordedMessage) -> tuple[int, dict[str, str]]:
-    """The number the bold answer sentence cites, and the field quoting that source.
-
-    The sentence must be the flood toll, with its answering phrase (31) underlined.
-    """
-    description = message.embeds[0]["description"]
-    found = re.match(r"\*\*(.*)\*\* \[(\d+)\]", description)
-    assert found, description
-    assert "__31__" in found.group(1) and "rose to" in found.group(1)
-    number = int(found.group(2))
-    return number, fields(message)[number - 1]
-
-
-def shown_text(message: RecordedMessage) -> str:
-    """Every piece of text in the message's embeds, as a reader sees it."""
-    parts = [message.content]
-    for embed in message.embeds:
-        parts += [embed.get("title") or "", embed.get("description") or ""]
-        parts += [f"{f['name']}\n{f['value']}" for f in embed.get("fields") or []]
-        parts.append((embed.get("footer") or {}).get("text") or "")
-    return "\n".join(parts)
-
-
-def let_everyone_use(world: World, name: str) -> None:
-    """What a server manager does in Server Settings > Integrations: let @everyone see /name.
-
-    ``default_permissions`` only hides a command in Discord's client until then; the
-    command must check permissions itself.
-    """
-    for command in world.server.commands:
-        if command["name"] == name:
-            command["default_member_permissions"] = None
-
 
 async def test_commands_are_registered(world: World) -> None:
     """/ask, /reindex, /ingest and /stats are synced; the admin ones hint Manage Server."""
@@ -235,7 +91,7 @@ async def test_more_sources_pages_on(world: World) -> None:
         reply, button(reply, label="More sources")["custom_id"], member
     )
     turned = await click.wait_for_response()
-    assert [c["type"] for c in click.callbacks] == [7]
+    assert [c["type"] for c in click.callbacks] == [6]  # deferred: the page may be rebuilt
     assert turned is reply
     assert turned.embeds[0]["footer"]["text"].startswith("Sources 4–6 of 10")
     assert [f["name"][:3] for f in fields(turned)] == ["[4]", "[5]", "[6]"]
@@ -282,10 +138,14 @@ async def test_thumbs_up_vote_is_stored(world: World) -> None:
     assert votes == [("Who discovered the Halvorsen comet?", 1)]
 
 
-async def test_cooldown_says_when_to_retry(world: World) -> None:
-    """A second /ask within the cooldown is refused ephemerally with when to try again."""
+async def test_follow_ups_are_answered_then_the_rate_limit_says_when_to_retry(
+    world: World,
+) -> None:
+    """Three quick questions are answered; a fourth is refused ephemerally with when to retry."""
     member = world.member()
-    await world.ask(FLOOD_QUESTION, member)
+    for question in (FLOOD_QUESTION, "Where did it happen?", "Who counted the dead?"):
+        _, answer = await world.ask(question, member)
+        assert answer.embeds and not answer.ephemeral, answer.content
     interaction, refusal = await world.ask(FLOOD_QUESTION, member)
     assert [c["type"] for c in interaction.callbacks] == [4]
     assert refusal.ephemeral

@@ -353,3 +353,72 @@ def test_limit_validation_reports_discord_style_errors() -> None:
     ]
     command_errors = validate_commands(bad_commands).body()["errors"]["0"]
     assert set(command_errors) == {"name", "description", "options"}
+
+
+async def test_over_long_button_url_is_refused_as_discord_does(
+    discord_server: DiscordStandIn,
+) -> None:
+    """A link button's URL of 513 characters gets Discord's 400; one of 512 is sent."""
+    _, channel, _ = build_world(discord_server)
+    bot = SmokeBot()
+    url = "https://example.org/" + "a" * 493
+
+    def link_view(length: int) -> discord.ui.View:
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Read", url=url[:length]))
+        return view
+
+    async with discord_server.running(bot):
+        await discord_server.wait_until_ready()
+        await asyncio.wait_for(bot.wait_until_ready(), 5)
+        target = bot.get_channel(channel.id)
+        assert isinstance(target, discord.TextChannel)
+        with pytest.raises(discord.HTTPException) as raised:
+            await target.send("too long", view=link_view(513))
+        sent = await target.send("fits", view=link_view(512))
+
+    assert (raised.value.status, raised.value.code) == (400, 50035)
+    assert "In components.0.components.0.url: Must be 512 or fewer in length." in raised.value.text
+    _, payload, _ = discord_server.rejected[-1]
+    assert len(payload["components"][0]["components"][0]["url"]) == 513
+    assert [m.id for m in discord_server.channel_messages(channel)] == [sent.id]
+
+
+def _row(button: dict[str, Any]) -> dict[str, Any]:
+    """A message with ``button`` alone in an action row."""
+    return {"components": [{"type": 1, "components": [{"type": 2, **button}]}]}
+
+
+def _url(length: int) -> str:
+    return "https://example.org/" + "a" * (length - 20)
+
+
+BUTTON = "components.0.components.0"
+
+
+@pytest.mark.parametrize(
+    ("make", "limit", "path"),
+    [
+        (lambda n: _row({"style": 5, "label": "Read", "url": _url(n)}), 512, f"{BUTTON}.url"),
+        (lambda n: _row({"style": 5, "label": "l" * n, "url": _url(30)}), 80, f"{BUTTON}.label"),
+        (lambda n: _row({"style": 1, "custom_id": "c" * n}), 100, f"{BUTTON}.custom_id"),
+        (lambda n: {"embeds": [{"title": "t", "url": _url(n)}]}, 2048, "embeds.0.url"),
+        (
+            lambda n: {"embeds": [{"author": {"name": "a", "url": _url(n)}}]},
+            2048,
+            "embeds.0.author.url",
+        ),
+    ],
+    ids=["button url", "button label", "custom_id", "embed url", "embed author url"],
+)
+def test_url_label_and_custom_id_limits(
+    make: Callable[[int], dict[str, Any]], limit: int, path: str
+) -> None:
+    """A field at its limit passes; one character more is refused at that field."""
+    assert not validate_message(make(limit))
+    node = validate_message(make(limit + 1)).body()["errors"]
+    for key in path.split("."):
+        node = node[key]
+    assert node["_errors"] == [
+        {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
+    ]

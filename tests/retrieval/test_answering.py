@@ -8,15 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrieval.answering import Candidate, compose_answer
+from retrieval.answer.compose import Candidate, Thresholds
+from retrieval.answer.pipeline import AskPipeline
 from retrieval.engine import Engine
+from retrieval.models.reader import Reader
 from retrieval.parsing import parse_file
 from retrieval.ranking import Scored, newer_first_on_ties, reciprocal_rank_fusion
+from retrieval.sentences import sentence_spans
 from retrieval.settings import Settings, load_settings
 from retrieval.store import PassageRecord
-from retrieval.types import Article, Citation
+from retrieval.types import Answer, Article, Citation
 from tests.conftest import SAMPLES, copy_samples
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, ScriptedReader
 
 FLOOD_DAY_ONE = "001_astel-floods-carrow-bridge"  # "At least 12 people were killed", 5 Mar 2024
 FLOOD_TOLL_RISES = "002_astel-flood-death-toll-rises"  # "rose to 31", 7 Mar 2024
@@ -24,6 +27,24 @@ COMET = "008_halvorsen-comet-discovery"
 MARATHON = "011_eastfield-marathon-record"
 TOLL_QUESTION = "How many people were killed in the Astel valley floods?"
 MARCH_2024 = datetime(2024, 3, 14, tzinfo=UTC)
+TOLLS = ScriptedReader({"At least 12 people": 0.9, "31": 0.9})
+"""A reader that finds each flood report's toll."""
+
+
+def _answer(
+    question: str,
+    candidates: list[Candidate],
+    reader: Reader | None = TOLLS,
+    *,
+    now: datetime = MARCH_2024,
+    top_k: int = 3,
+    found: float = 0.0,
+    bold: float = 0.5,
+) -> Answer:
+    """The pipeline's answer from already retrieved candidates."""
+    pipeline = AskPipeline("hybrid", reader, 5, 2, Thresholds(found=found, bold=bold))
+    retrieved = pipeline.rank(question, candidates, now)
+    return pipeline.compose(question, retrieved, pipeline.read(question, retrieved), top_k)
 
 
 def _article(name: str) -> Article:
@@ -82,9 +103,7 @@ def _flood_reports(same_story: bool = True) -> list[Candidate]:
 
 def test_disagreeing_figures_are_listed_newest_first() -> None:
     """An early toll (12) and a later one (31): both figures with their sources, 31 first."""
-    answer = compose_answer(
-        TOLL_QUESTION, _flood_reports(), top_k=3, max_per_article=2, min_confidence=0.0
-    )
+    answer = _answer(TOLL_QUESTION, _flood_reports())
     assert answer.found
     assert "rose to 31" in answer.passages[0].text
     assert [(r.figure, r.passage_index) for r in answer.conflicts] == [
@@ -99,16 +118,8 @@ def test_disagreeing_figures_are_listed_newest_first() -> None:
 
 def test_newer_report_goes_first_only_when_it_tells_the_same_story() -> None:
     """About equal relevance puts the newer report first, but not when the stories differ."""
-    same = compose_answer(
-        TOLL_QUESTION, _flood_reports(), top_k=3, max_per_article=2, min_confidence=0.0
-    )
-    different = compose_answer(
-        TOLL_QUESTION,
-        _flood_reports(same_story=False),
-        top_k=3,
-        max_per_article=2,
-        min_confidence=0.0,
-    )
+    same = _answer(TOLL_QUESTION, _flood_reports())
+    different = _answer(TOLL_QUESTION, _flood_reports(same_story=False))
     assert same.passages[0].article_id == 2
     assert different.passages[0].article_id == 1
 
@@ -118,51 +129,91 @@ def test_agreeing_sources_are_not_a_conflict() -> None:
     early = _article(FLOOD_DAY_ONE)
     lead = early.text[: early.text.index("Astel County Fire")]
     candidates = [_candidate(early, 1, lead, 0.7, 1.0, _direction(1))]
-    answer = compose_answer(
-        TOLL_QUESTION, candidates, top_k=3, max_per_article=2, min_confidence=0.0
-    )
+    answer = _answer(TOLL_QUESTION, candidates)
     assert answer.found and answer.conflicts == ()
 
 
 @pytest.mark.parametrize(
-    ("question", "now", "found", "shown"),
+    ("question", "now", "days"),
     [
-        ("How many people were killed in the Astel floods in March 2024?", MARCH_2024, True, 2),
-        ("How many people were killed in the Astel floods in 2012?", MARCH_2024, False, 2),
-        ("How many people were killed in the Astel floods last week?", MARCH_2024, True, 2),
-        (
-            "How many people were killed in the Astel floods last week?",
-            datetime(2024, 6, 1, tzinfo=UTC),
-            False,
-            2,
-        ),
-        ("How many people were killed in the Astel floods since March 6?", MARCH_2024, True, 1),
+        ("How many people were killed in the Astel floods in March 2024?", MARCH_2024, [5, 7]),
+        ("How many people were killed in the Astel floods in 2012?", MARCH_2024, None),
+        ("How many people were killed in the Astel floods last week?", MARCH_2024, [5, 7]),
+        ("How many people were killed in the Astel floods since March 6?", MARCH_2024, [7]),
+        ("How many people were killed in the Astel floods recently?", MARCH_2024, [5, 7]),
+        ("How many people were killed in the Astel floods yesterday?", MARCH_2024, [7, 5]),
     ],
 )
 def test_time_in_the_question_filters_by_publication_date(
-    question: str, now: datetime, found: bool, shown: int
+    question: str, now: datetime, days: list[int] | None
 ) -> None:
-    """Only reports published in the window answer; with none, "not found" lists the closest."""
-    answer = compose_answer(
-        question, _flood_reports(), top_k=3, max_per_article=2, min_confidence=0.0, now=now
-    )
-    assert answer.found is found
-    assert len(answer.passages) == shown
-    if not found:
+    """Reports published in the window answer; an absolute time nothing is from is "not
+    found"; a relative one ("yesterday") with no report in it falls back to all dates,
+    the newest first."""
+    answer = _answer(question, _flood_reports(), now=now)
+    if days is None:
+        assert not answer.found
         assert answer.sentence is None and answer.conflicts == ()
-    if shown == 1:
-        assert answer.passages[0].citation.published_at == datetime(2024, 3, 7, 17, 40, tzinfo=UTC)
+        assert len(answer.passages) == 2  # the closest sources are still listed
+        return
+    assert answer.found
+    shown = [p.citation.published_at.day for p in answer.passages if p.citation.published_at]
+    if days == [7, 5]:
+        assert shown == days
+    else:
+        assert sorted(shown) == days
 
 
 def test_not_found_below_the_threshold_still_lists_closest_sources() -> None:
-    """Below min_confidence: found False, no sentence, the passages still listed as closest."""
-    answer = compose_answer(
-        TOLL_QUESTION, _flood_reports(), top_k=3, max_per_article=2, min_confidence=1.5
-    )
+    """Below the found threshold: no sentence, the passages still listed as closest."""
+    answer = _answer(TOLL_QUESTION, _flood_reports(), found=1.5)
     assert not answer.found
     assert answer.sentence is None
     assert len(answer.passages) == 2
     assert answer.confidence < 1.5
+
+
+def test_a_phrase_is_bolded_only_when_the_reader_is_sure() -> None:
+    """The same answer sentence, with its phrase bolded above the threshold only."""
+    sure = _answer(TOLL_QUESTION, _flood_reports()[:1], bold=0.8)
+    unsure = _answer(TOLL_QUESTION, _flood_reports()[:1], bold=0.95)
+    assert sure.sentence is not None and unsure.sentence is not None
+    assert sure.sentence.text == unsure.sentence.text
+    assert sure.sentence.highlighted_text == "At least 12 people"
+    assert unsure.sentence.highlight is None
+    assert unsure.sentence.highlight_confidence is not None
+    assert 0.8 <= unsure.sentence.highlight_confidence < 0.95
+
+
+def test_found_is_decided_on_the_passages_read_whatever_is_shown() -> None:
+    """Three passages shown or ten, the same verdict and confidence."""
+    candidates = _one_article_passages([0.8, 0.79, 0.78, 0.77], other=0.7)
+    few = _answer("What happened?", candidates, top_k=3, found=0.3)
+    many = _answer("What happened?", candidates, top_k=10, found=0.3)
+    assert (few.found, few.confidence) == (many.found, many.confidence)
+    assert len(few.passages) == 3 and len(many.passages) == 5
+
+
+def test_without_a_reader_the_sentence_holding_the_question_words_is_quoted() -> None:
+    """The reader off: the sentence sharing most words, no bold, no figures compared."""
+    answer = _answer(TOLL_QUESTION, _flood_reports(), reader=None)
+    assert answer.sentence is not None and answer.sentence.highlight is None
+    assert "death toll from the floods in the Astel valley" in answer.sentence.text
+    assert answer.conflicts == ()
+
+
+def test_boilerplate_is_never_the_answer() -> None:
+    """A phrase the reader likes inside a boilerplate sentence is not quoted."""
+    early = _article(FLOOD_DAY_ONE)
+    lead = early.text[: early.text.index("Astel County Fire")]
+    toll = next(s for s in sentence_spans(lead) if lead[s[0] : s[1]].startswith("At least 12"))
+    candidate = _candidate(early, 1, lead, 0.7, 1.0, _direction(1))
+    excluded = Candidate(candidate.record, 0.7, 1.0, (toll,))
+    plain = _answer(TOLL_QUESTION, [candidate])
+    hidden = _answer(TOLL_QUESTION, [excluded])
+    assert plain.sentence is not None and plain.sentence.text == lead[toll[0] : toll[1]]
+    assert hidden.sentence is not None and hidden.sentence.text != lead[toll[0] : toll[1]]
+    assert hidden.sentence.highlight is None
 
 
 def _one_article_passages(similarities: list[float], other: float) -> list[Candidate]:
@@ -179,24 +230,19 @@ def _one_article_passages(similarities: list[float], other: float) -> list[Candi
 
 def test_passages_per_article_are_limited_so_several_sources_appear() -> None:
     """A third passage of one article yields to an about-as-relevant passage of another."""
-    answer = compose_answer(
-        "What happened?",
-        _one_article_passages([0.8, 0.79, 0.78, 0.77], other=0.7),
-        top_k=3,
-        max_per_article=2,
-        min_confidence=0.0,
+    answer = _answer(
+        "What happened?", _one_article_passages([0.8, 0.79, 0.78, 0.77], other=0.7), reader=None
     )
     assert [p.article_id for p in answer.passages] == [1, 1, 2]
 
 
 def test_a_much_weaker_source_does_not_displace_a_relevant_passage() -> None:
     """The limit is not filled with irrelevant sources: a far weaker one comes after."""
-    answer = compose_answer(
+    answer = _answer(
         "What happened?",
         _one_article_passages([0.8, 0.79, 0.78, 0.77], other=0.2),
+        reader=None,
         top_k=4,
-        max_per_article=2,
-        min_confidence=0.0,
     )
     assert [p.article_id for p in answer.passages] == [1, 1, 1, 1]
 

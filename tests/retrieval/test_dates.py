@@ -25,6 +25,9 @@ NOW = datetime(2024, 3, 14, 12, 0, tzinfo=UTC)  # a Thursday
         ("What happened on 5 March 2024?", date(2024, 3, 5), date(2024, 3, 6), 3),
         ("What happened since 2020?", date(2020, 1, 1), date(2024, 3, 15), 0),
         ("What happened last month?", date(2024, 2, 1), date(2024, 3, 1), 7),
+        ("What did the council decide this week?", date(2024, 3, 11), date(2024, 3, 15), 0),
+        ("Who was recently appointed chairman?", date(2024, 2, 12), date(2024, 3, 15), 0),
+        ("What did the minister announce today?", date(2024, 3, 14), date(2024, 3, 15), 0),
     ],
 )
 def test_time_window(question: str, start: date, end: date, grace_days: int) -> None:

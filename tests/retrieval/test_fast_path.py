@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from retrieval.engine import Engine
+from retrieval.errors import EngineBusyError
 from retrieval.settings import Settings
 from tests.conftest import copy_samples
 from tests.fakes import HashingEmbedder
@@ -69,3 +70,19 @@ async def test_loading_a_saved_index_embeds_nothing(
         answer = await engine.ask("Who discovered the comet?")
     assert fresh.embedded == ["Who discovered the comet?"]
     assert answer.passages
+
+
+async def test_questions_past_the_queue_are_told_busy_at_once(
+    settings: Settings, collection: Path
+) -> None:
+    """With room for two waiting questions, the others are turned away, not queued."""
+    copy_samples(collection, ["008_halvorsen-comet-discovery"])
+    settings = settings.model_copy(update={"ask_queue": 2})
+    async with await Engine.open(settings, HashingEmbedder(delay=0.2)) as engine:
+        await engine.reindex()
+        results = await asyncio.gather(
+            *(engine.ask(f"Who discovered comet {n}?") for n in range(6)), return_exceptions=True
+        )
+    busy = [r for r in results if isinstance(r, EngineBusyError)]
+    assert len(busy) == 4
+    assert all(not isinstance(r, Exception) for r in results if r not in busy)

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from retrieval.engine import Engine
-from retrieval.errors import IndexMismatchError, NotIndexedError
+from retrieval.errors import IndexMismatchError, NotIndexedError, RemovalRefusedError
+from retrieval.render_text import summary_lines
 from retrieval.settings import Settings
 from tests.conftest import FIXTURES, copy_samples
-from tests.fakes import HashingEmbedder
+from tests.fakes import HashingEmbedder, ScriptedReader
 
 FLOOD_DAY_ONE = "001_astel-floods-carrow-bridge"
 COMET = "008_halvorsen-comet-discovery"
@@ -183,3 +184,78 @@ async def test_ask_before_indexing(settings: Settings, embedder: HashingEmbedder
     async with await Engine.open(settings, embedder) as engine:
         with pytest.raises(NotIndexedError, match="citebot index"):
             await engine.ask("anything?")
+
+
+async def test_a_line_a_publisher_repeats_is_never_quoted_as_the_answer(
+    settings: Settings, collection: Path, embedder: HashingEmbedder
+) -> None:
+    """A newsletter line in three articles of one publisher is found by counting, kept in
+    the stored text, and never quoted; with two articles it is an ordinary sentence."""
+    question = "At what time is the Harbour Gazette morning briefing sent?"
+    reader = ScriptedReader({"6 am": 0.95, "20 minutes": 0.6})
+    for path in sorted((FIXTURES / "boilerplate").glob("*.txt"))[:2]:
+        shutil.copy(path, collection / path.name)
+    async with await Engine.open(settings, embedder, reader) as engine:
+        await engine.reindex()
+        two = await engine.ask(question)
+        shutil.copy(FIXTURES / "boilerplate" / "003.txt", collection / "003.txt")
+        await engine.reindex()
+        three = await engine.ask(question)
+    assert two.sentence is not None and two.sentence.highlighted_text == "6 am"
+    assert three.sentence is None or "briefing" not in three.sentence.text
+    assert any("morning briefing" in p.text for p in three.passages)  # the text stays whole
+
+
+async def test_removing_most_articles_is_refused_unless_allowed(
+    settings: Settings, collection: Path, embedder: HashingEmbedder
+) -> None:
+    """An emptied folder does not empty the index: refused with the count, unless allowed."""
+    copied = copy_samples(collection)[:4]
+    for path in copy_samples(collection)[4:]:
+        path.unlink()
+    async with await Engine.open(settings, embedder) as engine:
+        await engine.reindex()
+        for path in copied[1:]:
+            path.unlink()
+        with pytest.raises(RemovalRefusedError, match="remove 3 of the 4 indexed articles"):
+            await engine.reindex()
+        assert (await engine.stats()).articles == 4
+        summary = await engine.reindex(allow_removal=True)
+    assert summary.removed == 3
+
+
+async def test_a_repeated_jsonl_id_never_blocks_indexing(
+    settings: Settings, collection: Path, embedder: HashingEmbedder
+) -> None:
+    """A feed with one id on two lines indexes the later line and reports the earlier;
+    the next reindex, with a file added, indexes that file."""
+    shutil.copy(FIXTURES / "hostile" / "repeated_ids.jsonl", collection / "feed.jsonl")
+    async with await Engine.open(settings, embedder) as engine:
+        first = await engine.reindex()
+        copy_samples(collection, [COMET])
+        second = await engine.reindex()
+        stats = await engine.stats()
+        titles = await _sources(engine, "comet back garden Fenwick ferry")
+    assert first.new == 3
+    assert {s.source for s in first.skipped} == {"feed.jsonl:1", "feed.jsonl:2"}
+    assert (second.new, second.unchanged) == (1, 3)
+    assert stats.articles == 4
+    assert "Retired teacher discovers comet from her back garden in Fenwick" in titles
+    assert "Ferry timetable" not in titles
+
+
+async def test_a_million_junk_lines_give_a_short_report(
+    settings: Settings, collection: Path, embedder: HashingEmbedder
+) -> None:
+    """A file of a million junk lines does not stop the good files; the summary names 20
+    skipped lines and counts the rest."""
+    copy_samples(collection, [COMET])
+    (collection / "junk.jsonl").write_text("".join(f"x{n}\n" for n in range(1_000_000)))
+    async with await Engine.open(settings, embedder) as engine:
+        summary = await engine.reindex()
+    assert summary.new == 1
+    assert (len(summary.skipped), summary.skipped_total) == (20, 1_000_000)
+    lines = summary_lines(summary)
+    assert "skipped 1000000" in lines[0]
+    assert len([line for line in lines if line.startswith("skipped junk.jsonl:")]) == 20
+    assert lines[-1] == "… and 999,980 more"

@@ -24,12 +24,12 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("CITEBOT_COLLECTION", "news")
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("CITEBOT_TOP_K", "5")
-    monkeypatch.setenv("CITEBOT_ADMIN_ROLES", '["Editors", "Desk"]')
+    monkeypatch.setenv("CITEBOT_ADMIN_ROLES", "[1187362539001729044, 1187362539001729045]")
     settings = load_settings()
     assert settings.collection == tmp_path / "news"
     assert settings.data_dir == tmp_path / "index"
     assert settings.top_k == 5
-    assert settings.admin_roles == ["Editors", "Desk"]
+    assert settings.admin_roles == [1187362539001729044, 1187362539001729045]
 
 
 @pytest.mark.parametrize(
@@ -40,6 +40,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         ("CITEBOT_ENCODER", "gpu", "'encoder'"),
         ("CITEBOT_MODEL", "/no/such/model", "'model'"),
         ("CITEBOT_ALLOWED_CHANNELS", "general", "allowed_channels"),
+        ("CITEBOT_ADMIN_ROLES", '["Editors"]', "admin_roles"),
     ],
 )
 def test_invalid_values_name_the_setting(

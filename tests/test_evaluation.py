@@ -9,23 +9,31 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.evaluation import (
+from retrieval.settings import Settings
+from retrieval.types import Answer, AnswerSentence, Citation, ScoredPassage
+from tests.conftest import SAMPLES
+from tests.fakes import HashingEmbedder
+from tools.evaluation import (
     EvalQuestion,
+    calibration,
     evaluate,
     fold,
     load_questions,
     outcome,
     summarize,
+    token_f1,
 )
-from retrieval.settings import Settings
-from retrieval.types import Answer, AnswerSentence, Citation, ScoredPassage
-from tests.conftest import SAMPLES
-from tests.fakes import HashingEmbedder
 
 CITATION = Citation("A title", "A paper", None, datetime(2024, 3, 5, tzinfo=UTC), None)
 
 
-def _answer(texts: list[str], found: bool = True, highlight: str | None = None) -> Answer:
+def _answer(
+    texts: list[str],
+    found: bool = True,
+    highlight: str | None = None,
+    sure: float = 0.9,
+    confidence: float = 0.5,
+) -> Answer:
     passages = tuple(
         ScoredPassage(n, n, text, 0, len(text), 1.0 - n / 10, CITATION)
         for n, text in enumerate(texts)
@@ -33,8 +41,8 @@ def _answer(texts: list[str], found: bool = True, highlight: str | None = None) 
     sentence = None
     if found and highlight is not None:
         start = texts[0].index(highlight)
-        sentence = AnswerSentence(texts[0], 0, (start, start + len(highlight)))
-    return Answer("q", sentence, passages, found=found)
+        sentence = AnswerSentence(texts[0], 0, (start, start + len(highlight)), sure)
+    return Answer("q", sentence, passages, found=found, confidence=confidence)
 
 
 def _question(answers: tuple[str, ...]) -> EvalQuestion:
@@ -54,20 +62,65 @@ def test_answer_only_at_rank_two() -> None:
 
 
 def test_ranks_and_highlight_over_several_questions() -> None:
-    """hit@k and MRR average over answerable questions; the highlight must hold an answer."""
+    """hit@k and MRR average over answerable questions; bolds are judged on what they hold."""
     outcomes = [
         outcome(_question(("87 people",)), _answer(["pulled 87 people"], highlight="87 people"), 1),
         outcome(_question(("May 9",)), _answer(["a", "b", "c", "sworn in on May 9"]), 2),
         outcome(_question(("Kleve",)), _answer(["in Kleve"], highlight="in"), 3),
         outcome(_question(("absent",)), _answer(["a", "b", "c", "d", "e"]), 4),
+        outcome(_question(()), _answer(["x y"], highlight="x"), 5),  # a bold with no answer
     ]
     result = summarize(outcomes)
     assert result.hit_at_1 == 0.5
     assert result.hit_at_3 == 0.5
     assert result.hit_at_5 == 0.75
     assert result.mrr == round((1 + 0.25 + 1) / 4, 4)
-    assert result.highlight == 0.25
-    assert (result.p50_ms, result.p95_ms) == (2.5, 3.9)
+    assert result.highlight_precision == round(1 / 3, 4)  # one bold of three holds an answer
+    assert result.highlight_recall == 0.25  # one answerable question of four
+    assert result.highlight_f1 == round(1 / 3, 4)  # F1 1, 0 and 0
+    assert (result.p50_ms, result.p95_ms) == (3.0, 4.8)
+
+
+def test_token_f1_follows_squad() -> None:
+    """Punctuation, case and articles are ignored; partial overlap scores between 0 and 1."""
+    assert token_f1("The Denver Broncos.", "denver broncos") == 1.0
+    assert token_f1("Denver", "Denver Broncos") == pytest.approx(2 / 3)
+    assert token_f1("Carolina", "Denver Broncos") == 0.0
+
+
+def test_calibration_picks_the_lowest_bold_threshold_reaching_the_target() -> None:
+    """Bolds of confidence 0.3 are wrong, of 0.7 right: the threshold lands between."""
+    right = [
+        outcome(_question(("12",)), _answer(["12 dead"], highlight="12", sure=0.7), 1)
+        for _ in range(9)
+    ]
+    wrong = [
+        outcome(_question(("12",)), _answer(["12 dead"], highlight="dead", sure=0.3), 1)
+        for _ in range(9)
+    ]
+    unanswerable = [
+        outcome(_question(()), _answer(["x"], highlight="x", sure=0.2, confidence=0.2), 1)
+        for _ in range(3)
+    ]
+    found = calibration(right + wrong + unanswerable)
+    assert 0.3 < found["bold_threshold"] <= 0.7
+    assert 0.2 < found["found_threshold"] <= 0.5
+
+
+def test_questions_keep_their_date_and_split_by_article(tmp_path: Path) -> None:
+    """asked_at is read as a UTC date; --split keeps whole articles on one side."""
+    lines = [
+        {"id": str(n), "question": "q", "answers": ["a"], "article_id": f"art-{n % 8}"}
+        for n in range(40)
+    ]
+    lines[0]["asked_at"] = "1987-03-02"
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
+    every = load_questions(path)
+    train, validation = load_questions(path, "train"), load_questions(path, "validation")
+    assert every[0].asked_at == datetime(1987, 3, 2, tzinfo=UTC)
+    assert len(train) + len(validation) == 40 and validation
+    assert not {q.article_id for q in train} & {q.article_id for q in validation}
 
 
 def test_abstention_precision_and_recall() -> None:
@@ -124,7 +177,8 @@ async def test_eval_indexes_articles_into_a_throwaway_folder(
     questions.write_text("\n".join(json.dumps(line) for line in lines), encoding="utf-8")
 
     loaded = load_questions(questions)
-    result = await evaluate(settings, loaded, [articles], "hybrid", embedder=HashingEmbedder())
+    outcomes = await evaluate(settings, loaded, [articles], "hybrid", embedder=HashingEmbedder())
+    result = summarize(outcomes)
 
     assert result.questions == 3 and result.answerable == 2
     assert result.hit_at_5 == 1.0
@@ -135,12 +189,16 @@ async def test_eval_indexes_articles_into_a_throwaway_folder(
         "hit@3",
         "hit@5",
         "mrr",
-        "highlight",
+        "highlight_precision",
+        "highlight_recall",
+        "highlight_f1",
         "abstain_precision",
         "abstain_recall",
         "p50_ms",
         "p95_ms",
         "questions",
+        "answerable",
+        "bolds",
     }
     assert not settings.data_dir.exists()
     assert any((tmp_path / "tmp" / "citebot-eval").iterdir())

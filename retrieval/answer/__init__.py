@@ -1,0 +1,1 @@
+"""Answering: retrieval, the reader and answer composition, as one pipeline."""

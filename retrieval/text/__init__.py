@@ -1,0 +1,1 @@
+"""Text the engine reads: sentences, words, time expressions, boilerplate."""

@@ -1,0 +1,1 @@
+"""Training the reader: examples from public data, the training loop, the command."""
