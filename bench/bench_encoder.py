@@ -33,8 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.embedding import SentenceTransformerEmbedder, packaged_model_path
-from retrieval.onnx_embedder import OnnxEmbedder
+from retrieval.models.embedder import packaged_model_path
+from retrieval.models.fp32_embedder import SentenceTransformerEmbedder
+from retrieval.models.onnx_embedder import OnnxEmbedder
 
 log = logging.getLogger(__name__)
 

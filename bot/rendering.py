@@ -16,8 +16,6 @@ from urllib.parse import quote
 import discord
 
 from retrieval.errors import CitebotError, EngineBusyError, IndexBusyError, NotIndexedError
-from retrieval.ingest import IngestReport
-from retrieval.render_text import format_date
 from retrieval.types import (
     SKIPPED_LISTED,
     Answer,
@@ -25,6 +23,7 @@ from retrieval.types import (
     Citation,
     IndexStats,
     IndexSummary,
+    IngestReport,
     SkippedFile,
 )
 
@@ -140,7 +139,7 @@ def safe_url(url: str | None, limit: int = EMBED_URL_MAX) -> str | None:
 
 def citation_details(citation: Citation) -> str:
     """'publisher, author, 2 Nov 2019', leaving out what is unknown."""
-    parts = (citation.publisher, citation.author, format_date(citation))
+    parts = (citation.publisher, citation.author, citation.published_day)
     return ", ".join(part for part in parts if part)
 
 
@@ -285,7 +284,7 @@ def _description(answer: Answer) -> str:
         lines = ["**The sources give different figures** (newest first):"]
         for report in answer.conflicts[:10]:
             source = report.citation.publisher or report.citation.title
-            when = format_date(report.citation) or "date unknown"
+            when = report.citation.published_day or "date unknown"
             lines.append(
                 f"• **{fit(report.figure, 80)}** — {fit(source, 100)}, {when} "
                 f"[{report.passage_index + 1}]"

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.rendering import NO_PINGS, SOURCES_ASKED, AnswerPage, explain, more_label, render_answer
-from retrieval.activity import VoteOutcome
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError
+from retrieval.store.activity import VoteOutcome
 
 if TYPE_CHECKING:
     from bot.client import CitebotBot

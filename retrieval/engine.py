@@ -17,13 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from retrieval.activity import ActivityLog, KeptAnswer, VoteOutcome
+from retrieval.answer.cache import LruCache
 from retrieval.answer.compose import Thresholds
 from retrieval.answer.pipeline import AskPipeline
-from retrieval.batching import BatchingEncoder, LruCache
-from retrieval.datafolder import DataFolder, Hold
-from retrieval.embedders import make_embedder
-from retrieval.embedding import Embedder
 from retrieval.errors import (
     CitebotError,
     EngineBusyError,
@@ -31,22 +27,26 @@ from retrieval.errors import (
     NotIndexedError,
     SettingsError,
 )
-from retrieval.indexer import (
+from retrieval.index.datafolder import DataFolder, Hold
+from retrieval.index.indexer import Progress, reindex
+from retrieval.index.lexical import LexicalIndex
+from retrieval.index.manifest import (
     LEXICAL_FOLDER,
     STORE_FILE,
     VECTORS_FILE,
     Manifest,
-    Progress,
     check_compatible,
-    reindex,
 )
-from retrieval.ingest import IngestReport, save_uploads
-from retrieval.lexical import LexicalIndex
+from retrieval.index.vectors import VectorIndex
+from retrieval.ingest.uploads import save_uploads
+from retrieval.models.batching import BatchingEncoder
+from retrieval.models.embedder import Embedder
+from retrieval.models.encoders import make_embedder
 from retrieval.models.reader import OnnxReader, Reader
 from retrieval.settings import Settings
-from retrieval.store import Store
-from retrieval.types import Answer, IndexStats, IndexSummary
-from retrieval.vector_index import VectorIndex
+from retrieval.store.activity import ActivityLog, KeptAnswer, VoteOutcome
+from retrieval.store.articles import Store
+from retrieval.types import Answer, IndexStats, IndexSummary, IngestReport
 
 log = logging.getLogger(__name__)
 

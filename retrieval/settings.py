@@ -1,4 +1,4 @@
-"""Settings: a typed schema loaded from ``config/citebot.toml``, overridden by ``CITEBOT_*``.
+"""Settings: a typed schema, read from ``config/citebot.toml``, overridden by ``CITEBOT_*``.
 
 Validated once at start; an invalid value raises :class:`SettingsError` naming the
 setting and the reason. Secrets (the Discord token) are not settings: they are read
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -20,10 +19,12 @@ from pydantic_settings import (
 )
 
 from retrieval.errors import SettingsError
+from retrieval.types import EncoderKind, Mode
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "citebot.toml"
 ENV_PREFIX = "CITEBOT_"
+CONFIG_NAME = Path("config") / "citebot.toml"
+_CHECKOUT = Path(__file__).resolve().parent.parent
+"""The repository, when citebot runs from a clone (its config/ is not installed)."""
 
 
 class Settings(BaseSettings):
@@ -31,12 +32,12 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
-    collection: Path
-    data_dir: Path
+    collection: Path = Path("articles")
+    data_dir: Path = Path("data")
     model: str = "packaged"
-    encoder: Literal["onnx-int8", "sentence-transformers"] = "onnx-int8"
+    encoder: EncoderKind = "onnx-int8"
     passage_tokens: int = Field(128, ge=32, le=512)
-    retrieval_mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
+    retrieval_mode: Mode = "hybrid"
     top_k: int = Field(3, ge=1, le=10)
     max_passages_per_article: int = Field(2, ge=1, le=10)
     min_confidence: float = Field(0.383, ge=0.0, le=1.0)
@@ -70,27 +71,44 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG))
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
+        found = config_file()
+        if found is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, found))
 
     def model_path(self) -> Path:
         """The model directory: the packaged all-MiniLM-L6-v2 or the configured folder."""
         if self.model == "packaged":
-            from retrieval.embedding import packaged_model_path
+            from retrieval.models.embedder import packaged_model_path
 
             return packaged_model_path()
         return Path(self.model)
 
 
+def config_file() -> Path | None:
+    """The settings file: $CITEBOT_CONFIG, else config/citebot.toml in the current folder,
+    else the one of the repository citebot runs from; None when there is none (an
+    installed citebot run elsewhere: the schema's defaults, relative to where you are)."""
+    named = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if named:
+        return Path(named)
+    for candidate in (Path.cwd() / CONFIG_NAME, _CHECKOUT / CONFIG_NAME):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Load and validate the settings; relative paths from the file are project-relative.
+    """Load and validate the settings; relative paths from the file are relative to the
+    folder holding its config/ folder, others to the current folder.
 
     Raises:
         SettingsError: a setting is invalid or the config file is unreadable.
     """
-    config_file = Path(os.environ.get(f"{ENV_PREFIX}CONFIG", DEFAULT_CONFIG))
-    if not config_file.is_file():
-        raise SettingsError(f"config file {config_file} not found (set {ENV_PREFIX}CONFIG)")
+    found = config_file()
+    if found is not None and not found.is_file():
+        raise SettingsError(f"config file {found} not found (set {ENV_PREFIX}CONFIG)")
+    source = found.name if found is not None else "the defaults"
     try:
         settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
@@ -98,11 +116,11 @@ def load_settings(**overrides: object) -> Settings:
         name = ".".join(str(part) for part in first["loc"]) or "settings"
         env_name = f"{ENV_PREFIX}{name.split('.')[0].upper()}"
         raise SettingsError(
-            f"setting {name!r} ({env_name} or {config_file.name}): {first['msg']}"
+            f"setting {name!r} ({env_name} or {source}): {first['msg']}"
         ) from None
     except ValueError as error:  # e.g. TOML syntax, or a CITEBOT_ list that is not JSON
         raise SettingsError(f"settings: {error}") from None
-    base = config_file.resolve().parent.parent
+    base = found.resolve().parent.parent if found is not None else Path.cwd()
     updates: dict[str, object] = {}
     for name in ("collection", "data_dir"):
         value: Path = getattr(settings, name)

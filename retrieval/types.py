@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
+
+Mode = Literal["hybrid", "dense", "bm25"]
+"""Retrieval: meaning (FAISS) and words (BM25) fused, or one of them alone."""
+EncoderKind = Literal["onnx-int8", "sentence-transformers"]
+"""The encoder: quantized ONNX Runtime (fast), or plain fp32 sentence-transformers."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,12 @@ class Citation:
     author: str | None
     published_at: datetime | None
     url: str | None
+
+    @property
+    def published_day(self) -> str | None:
+        """'2 Nov 2019', or None when the date is unknown."""
+        when = self.published_at
+        return None if when is None else f"{when.day} {when.strftime('%b %Y')}"
 
 
 @dataclass(frozen=True)
@@ -190,3 +202,12 @@ class IndexStats:
     dimension: int
     index_kind: str
     built_at: datetime | None
+
+
+@dataclass
+class IngestReport:
+    """What happened to uploaded files: saved (by their new names), rejected, then indexed."""
+
+    saved: list[str] = field(default_factory=list)
+    rejected: list[SkippedFile] = field(default_factory=list)
+    summary: IndexSummary | None = None

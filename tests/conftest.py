@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.settings import PROJECT_ROOT, Settings, load_settings
+from retrieval.settings import Settings, load_settings
 from tests.fakes import HashingEmbedder
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 SAMPLES = PROJECT_ROOT / "samples" / "articles"
 SHARED = PROJECT_ROOT.parent / "shared"

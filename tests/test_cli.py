@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from retrieval.cli import app
 from tests.conftest import FIXTURES, copy_samples
+from tools.cli import app
 
 pytestmark = pytest.mark.model
 

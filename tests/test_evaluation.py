@@ -210,3 +210,16 @@ async def test_eval_rejects_an_unknown_mode(settings: Settings) -> None:
 
     with pytest.raises(SettingsError, match="--mode"):
         await evaluate(settings, [], [], "fuzzy")
+
+
+def test_the_command_line_checks_the_mode(tmp_path: Path) -> None:
+    """``citebot eval --mode fuzzy`` is refused by the command line, naming the choices."""
+    from typer.testing import CliRunner
+
+    from tools.cli import app
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(app, ["eval", str(questions), "--mode", "fuzzy"])
+    assert result.exit_code == 2
+    assert "hybrid" in result.output and "fuzzy" in result.output

@@ -17,6 +17,9 @@ from typing import Literal
 
 Split = Literal["train", "validation"]
 
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
+"""The public evaluation data beside the repository (../shared/eval), read in place."""
+
 SPLIT_SEED = 0
 VALIDATION_SHARE = 0.25
 """The validation part takes whole articles until it holds a quarter of the questions."""

@@ -46,14 +46,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from retrieval.answer.pipeline import Mode
-from retrieval.embedding import Embedder
 from retrieval.engine import Engine
 from retrieval.errors import IndexMismatchError, SettingsError
+from retrieval.ingest.collection import iter_files
+from retrieval.models.embedder import Embedder
 from retrieval.models.reader import Reader
-from retrieval.parsing import iter_files
 from retrieval.settings import Settings
-from retrieval.types import Answer
+from retrieval.types import Answer, Mode
 from tools.datasets import Split, split_of, validation_articles
 
 EVAL_K = 5

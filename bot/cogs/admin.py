@@ -21,8 +21,7 @@ from bot.rendering import (
     render_summary,
 )
 from retrieval.errors import CitebotError
-from retrieval.ingest import IngestReport
-from retrieval.types import SkippedFile
+from retrieval.types import IngestReport, SkippedFile
 
 log = logging.getLogger(__name__)
 

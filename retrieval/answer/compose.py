@@ -20,9 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from retrieval.figures import figure_value
-from retrieval.models.reader import Reading
-from retrieval.ranking import (
+from retrieval.answer.ranking import (
     NEWER_MARGIN,
     Scored,
     fold_terms,
@@ -31,8 +29,10 @@ from retrieval.ranking import (
     relevance,
     sentence_coverage,
 )
-from retrieval.sentences import sentence_spans
-from retrieval.store import PassageRecord
+from retrieval.models.reader import Reading
+from retrieval.store.articles import PassageRecord
+from retrieval.text.figures import figure_value
+from retrieval.text.sentences import sentence_spans
 from retrieval.types import Answer, AnswerSentence, Evidence, FigureReport, ScoredPassage
 
 DIVERSITY_MARGIN = 0.15

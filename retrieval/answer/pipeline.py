@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -27,16 +27,14 @@ from retrieval.answer.compose import (
     rank_retrieved,
     rerank,
 )
-from retrieval.dates import time_window
-from retrieval.lexical import LexicalIndex
+from retrieval.answer.ranking import lexical_query, reciprocal_rank_fusion
+from retrieval.index.lexical import LexicalIndex
+from retrieval.index.vectors import VectorIndex
 from retrieval.models.reader import Reader, ReaderPassage
-from retrieval.ranking import lexical_query, reciprocal_rank_fusion
-from retrieval.store import Store
+from retrieval.store.articles import Store
 from retrieval.text.boilerplate import boilerplate_ranges
-from retrieval.types import Answer
-from retrieval.vector_index import VectorIndex
-
-Mode = Literal["hybrid", "dense", "bm25"]
+from retrieval.text.dates import time_window
+from retrieval.types import Answer, Mode
 
 CANDIDATES = 30
 """Passages taken from each retriever before fusion."""

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from retrieval.models import onnx_build
-from retrieval.sentences import sentence_spans
+from retrieval.text.sentences import sentence_spans
 
 if TYPE_CHECKING:
     import onnxruntime

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection
 
-from retrieval.sentences import sentence_spans
+from retrieval.text.sentences import sentence_spans
 
 MIN_ARTICLES = 3
 """Distinct articles of one publisher a sentence must appear in to be boilerplate. Two

@@ -11,10 +11,10 @@ import typer
 
 from bot.app import TokenError, load_token, start
 from bot.client import EXTENSIONS, CitebotBot
-from retrieval.cli import run
 from retrieval.engine import Engine
 from retrieval.settings import Settings
 from tests.fakes import HashingEmbedder
+from tools.cli import run
 
 
 @pytest.fixture

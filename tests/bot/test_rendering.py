@@ -29,7 +29,6 @@ from bot.rendering import (
     shorten_left,
 )
 from retrieval.errors import CitebotError, IndexBusyError, NotIndexedError, SettingsError
-from retrieval.ingest import IngestReport
 from retrieval.types import (
     Answer,
     AnswerSentence,
@@ -37,6 +36,7 @@ from retrieval.types import (
     FigureReport,
     IndexStats,
     IndexSummary,
+    IngestReport,
     ScoredPassage,
     SkippedFile,
 )

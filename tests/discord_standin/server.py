@@ -22,13 +22,10 @@ import asyncio
 import base64
 import contextlib
 import logging
-import mimetypes
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from types import TracebackType
-from typing import Protocol
-from urllib.parse import quote
 
 import discord
 import discord.gateway
@@ -36,22 +33,19 @@ import discord.http
 import yarl
 from aiohttp import web
 
+from .driver import Driver
 from .gateway import Gateway, GatewayConnection
 from .limits import LOADING
 from .payloads import (
     DEFAULT_BOT_PERMISSIONS,
-    DEFAULT_EVERYONE_PERMISSIONS,
     JSON,
     PRIVILEGED_INTENTS,
-    ChannelType,
     Intent,
     Permission,
     SnowflakeFactory,
     StandInAttachment,
     StandInChannel,
     StandInGuild,
-    StandInMember,
-    StandInRole,
     StandInUser,
     utcnow,
 )
@@ -63,11 +57,10 @@ from .records import (
     StandInInteraction,
 )
 from .rest import RestApi, UploadedFile
-from .slash import OptionValue, build_command_data
+from .world import WorldBuilder
 
 log = logging.getLogger("discord_standin")
 
-ATTACHMENT_SIZE_LIMIT = 10 * 1024 * 1024
 MESSAGE_TYPE_DEFAULT = 0
 MESSAGE_TYPE_REPLY = 19
 MESSAGE_TYPE_CHAT_INPUT_COMMAND = 20
@@ -80,13 +73,6 @@ APP_FLAG_FOR_INTENT = {
 }
 _USER_MENTION = re.compile(r"<@!?(\d+)>")
 _ROLE_MENTION = re.compile(r"<@&(\d+)>")
-
-
-class HasId(Protocol):
-    """Anything with a Discord id (stand-in objects, or discord.py's own models)."""
-
-    @property
-    def id(self) -> int: ...
 
 
 @contextlib.contextmanager
@@ -108,7 +94,7 @@ def discord_py_pointed_at(api_url: str, gateway_url: str) -> Iterator[None]:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
-class DiscordStandIn:
+class DiscordStandIn(WorldBuilder, Driver):
     """A stand-in for Discord on 127.0.0.1 that speaks its real REST and gateway protocols.
 
     Build the world with :meth:`add_guild`, :meth:`add_channel`, :meth:`add_thread`,
@@ -264,154 +250,6 @@ class DiscordStandIn:
         failure = task.exception() if task.done() and not task.cancelled() else None
         if failure is not None:
             raise RuntimeError("the discord.py client stopped with an exception") from failure
-
-    # --- building the world ---------------------------------------------------------
-
-    def add_guild(self, name: str = "Test Guild", *, owner_name: str = "owner") -> StandInGuild:
-        """Create a guild with ``@everyone``, an owner member and the bot (with a managed role)."""
-        guild = StandInGuild(id=self._ids.next(), name=name)
-        guild.roles[guild.id] = StandInRole(
-            id=guild.id,
-            guild_id=guild.id,
-            name="@everyone",
-            permissions=int(DEFAULT_EVERYONE_PERMISSIONS),
-            position=0,
-        )
-        bot_role = StandInRole(
-            id=self._ids.next(),
-            guild_id=guild.id,
-            name=self.bot_user.username,
-            permissions=self.bot_permissions,
-            position=1,
-            managed=True,
-            bot_id=self.bot_user.id,
-        )
-        guild.roles[bot_role.id] = bot_role
-        guild.members[self.bot_user.id] = StandInMember(self.bot_user, guild.id, [bot_role.id])
-        owner = self._new_user(owner_name)
-        guild.members[owner.id] = StandInMember(owner, guild.id, [])
-        guild.owner_id = owner.id
-        self.guilds[guild.id] = guild
-        if self._connection is not None and self._ready:
-            self._connection.dispatch(
-                "GUILD_CREATE", self._guild_create(guild, self._connection.intents)
-            )
-        return guild
-
-    def add_channel(
-        self, guild: StandInGuild, name: str = "general", *, topic: str | None = None
-    ) -> StandInChannel:
-        """Create a text channel."""
-        position = sum(1 for c in guild.channels.values() if not c.is_thread)
-        channel = StandInChannel(
-            id=self._ids.next(),
-            guild_id=guild.id,
-            name=name,
-            type=ChannelType.GUILD_TEXT,
-            position=position,
-            topic=topic,
-        )
-        self._register_channel(guild, channel)
-        self._announce("CHANNEL_CREATE", channel.to_payload())
-        return channel
-
-    def add_thread(
-        self, guild: StandInGuild, *, parent: StandInChannel, name: str
-    ) -> StandInChannel:
-        """Create a public thread in ``parent`` (started by the guild owner)."""
-        thread = StandInChannel(
-            id=self._ids.next(),
-            guild_id=guild.id,
-            name=name,
-            type=ChannelType.PUBLIC_THREAD,
-            parent_id=parent.id,
-            owner_id=guild.owner_id,
-        )
-        self._register_channel(guild, thread)
-        self._announce("THREAD_CREATE", {**thread.to_payload(), "newly_created": True})
-        return thread
-
-    def add_role(self, guild: StandInGuild, name: str, *, permissions: int = 0) -> StandInRole:
-        """Create a role with the given permission bits (see :class:`Permission`)."""
-        role = StandInRole(
-            id=self._ids.next(),
-            guild_id=guild.id,
-            name=name,
-            permissions=int(permissions),
-            position=len(guild.roles),
-        )
-        guild.roles[role.id] = role
-        self._announce("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()})
-        return role
-
-    def add_member(
-        self,
-        guild: StandInGuild,
-        username: str,
-        *,
-        permissions: int = 0,
-        roles: Sequence[StandInRole] = (),
-        nick: str | None = None,
-        bot: bool = False,
-    ) -> StandInMember:
-        """Create a user and add them to the guild.
-
-        ``permissions`` (e.g. ``Permission.MANAGE_GUILD``) gives the member a role of their
-        own with those bits; ``roles`` assigns existing roles. Everyone also has
-        ``@everyone``'s permissions.
-        """
-        user = self._new_user(username, bot=bot)
-        role_ids = [role.id for role in roles]
-        if permissions:
-            role_ids.append(
-                self.add_role(guild, f"{username} permissions", permissions=permissions).id
-            )
-        member = StandInMember(user, guild.id, role_ids, nick=nick)
-        guild.members[user.id] = member
-        if (
-            self._connection is not None
-            and self._ready
-            and self._connection.intents & Intent.GUILD_MEMBERS
-        ):
-            self._connection.dispatch(
-                "GUILD_MEMBER_ADD", {**member.to_payload(), "guild_id": str(guild.id)}
-            )
-        return member
-
-    def add_attachment(
-        self, filename: str, data: bytes, content_type: str | None = None
-    ) -> StandInAttachment:
-        """Store a file the stand-in serves at the returned attachment's ``url``."""
-        attachment_id = self._ids.next()
-        guessed = content_type or mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        attachment = StandInAttachment(
-            id=attachment_id,
-            filename=filename,
-            data=data,
-            content_type=guessed,
-            url=f"{self.base_url}/attachments/{attachment_id}/{quote(filename)}",
-        )
-        self.attachments[attachment_id] = attachment
-        return attachment
-
-    def _new_user(self, username: str, *, bot: bool = False) -> StandInUser:
-        user = StandInUser(id=self._ids.next(), username=username, bot=bot)
-        self.users[user.id] = user
-        return user
-
-    def _register_channel(self, guild: StandInGuild, channel: StandInChannel) -> None:
-        guild.channels[channel.id] = channel
-        self._channels[channel.id] = (guild, channel)
-        self._history[channel.id] = []
-
-    def _announce(self, event: str, data: JSON) -> None:
-        if self._connection is not None and self._ready:
-            self._connection.dispatch(event, data)
-
-    def find_channel(self, channel_id: int | str) -> tuple[StandInGuild, StandInChannel] | None:
-        """The guild and channel for an id, if it exists."""
-        key = str(channel_id)
-        return self._channels.get(int(key)) if key.isdigit() else None
 
     # --- the gateway's side (GatewayHost) -------------------------------------------
 
@@ -660,196 +498,6 @@ class DiscordStandIn:
         if self._connection is None or not self._ready:
             raise RuntimeError("the bot is not connected: await wait_until_ready() first")
         return self._connection
-
-    # --- driving the bot --------------------------------------------------------------
-
-    async def invoke_slash(
-        self,
-        guild: StandInGuild,
-        channel: StandInChannel,
-        member: StandInMember,
-        name: str,
-        options: Mapping[str, OptionValue] | None = None,
-        *,
-        attachments: Mapping[str, tuple[str, bytes, str]] | None = None,
-        locale: str = "en-US",
-    ) -> StandInInteraction:
-        """Have ``member`` run ``/name`` in ``channel``: dispatch INTERACTION_CREATE (type 2).
-
-        ``name`` may include subcommands ("config set"). Option values are typed by the
-        registered command (str, int, float, bool, or stand-in users/members, channels,
-        roles and attachments). ``attachments`` maps attachment options to
-        ``(filename, bytes, content_type)``; the bot can download them from the stand-in.
-        Raises ValueError for options Discord's client would not let a user send, and
-        PermissionError if the command's ``default_member_permissions`` hide it from the member.
-        """
-        connection = self._require_connection()
-        command = self._find_command(guild, name.split()[0])
-        required = int(command.get("default_member_permissions") or 0)
-        granted = guild.permissions_for(member)
-        if required and granted & required != required and not granted & Permission.ADMINISTRATOR:
-            raise PermissionError(
-                f"{member.user.username} lacks default_member_permissions {required} for /{name}"
-            )
-        values: dict[str, OptionValue] = dict(options or {})
-        for option_name, (filename, content, content_type) in (attachments or {}).items():
-            values[option_name] = self.add_attachment(filename, content, content_type)
-        data = build_command_data(command, name, values, guild, member)
-        return await self._dispatch_interaction(
-            connection, 2, name, data, guild, channel, member, locale=locale
-        )
-
-    async def click_button(
-        self,
-        target: StandInInteraction | RecordedMessage,
-        custom_id: str,
-        member: StandInMember,
-        *,
-        locale: str = "en-US",
-    ) -> StandInInteraction:
-        """Have ``member`` click a button the bot sent: dispatch INTERACTION_CREATE (type 3).
-
-        ``target`` is the message, or an interaction whose messages are searched (newest
-        first) for the button.
-        """
-        connection = self._require_connection()
-        if isinstance(target, RecordedMessage):
-            candidates = [target]
-        else:
-            candidates = [
-                *reversed(target.messages),
-                *([target.source_message] if target.source_message else []),
-            ]
-        message = next((m for m in candidates if m.find_component(custom_id) is not None), None)
-        if message is None:
-            available = [
-                c.get("custom_id")
-                for m in candidates
-                for c in m.iter_components()
-                if c.get("custom_id")
-            ]
-            raise ValueError(
-                f"no component with custom_id {custom_id!r}; the messages have {available}"
-            )
-        component = message.find_component(custom_id)
-        assert component is not None
-        if component.get("disabled"):
-            raise ValueError(f"the component {custom_id!r} is disabled")
-        if message.guild is None:
-            raise ValueError("only guild messages are supported")
-        data = {"custom_id": custom_id, "component_type": component["type"]}
-        return await self._dispatch_interaction(
-            connection,
-            3,
-            custom_id,
-            data,
-            message.guild,
-            message.channel,
-            member,
-            locale=locale,
-            source=message,
-        )
-
-    async def send_message(
-        self,
-        channel: StandInChannel,
-        member: StandInMember,
-        content: str = "",
-        *,
-        mentions: Iterable[HasId] = (),
-        reference: RecordedMessage | None = None,
-        attachments: Sequence[StandInAttachment] = (),
-    ) -> RecordedMessage:
-        """Have ``member`` post a message: dispatch MESSAGE_CREATE.
-
-        ``<@id>`` mentions in ``content`` are found as Discord finds them; ``mentions``
-        adds more. Like Discord, the bot only gets it with the GUILD_MESSAGES intent, and
-        without MESSAGE_CONTENT its content/embeds/attachments are blanked unless the
-        message mentions the bot.
-        """
-        self._require_connection()
-        found = self.find_channel(channel.id)
-        if found is None:
-            raise ValueError(f"unknown channel {channel.id}")
-        body: JSON = {"content": content}
-        message = self.build_message(channel, member.user, body, [], referenced=reference)
-        message.attachments = list(attachments)
-        for extra in mentions:
-            user = self.users.get(extra.id)
-            if user is None:
-                raise ValueError(f"mentions: no stand-in user has id {extra.id}")
-            if user not in message.mentions:
-                message.mentions.append(user)
-        sent = self.publish(message)
-        if sent is not None:
-            await sent
-        return message
-
-    async def _dispatch_interaction(
-        self,
-        connection: GatewayConnection,
-        kind: int,
-        name: str,
-        data: JSON,
-        guild: StandInGuild,
-        channel: StandInChannel,
-        member: StandInMember,
-        *,
-        locale: str,
-        source: RecordedMessage | None = None,
-    ) -> StandInInteraction:
-        interaction_id = self._ids.next()
-        token = secrets.token_urlsafe(48)
-        permissions = guild.permissions_for(member)
-        bot_permissions = guild.permissions_for(guild.members[self.bot_user.id])
-        payload: JSON = {
-            "id": str(interaction_id),
-            "application_id": str(self.application_id),
-            "type": kind,
-            "data": data,
-            "guild": {"id": str(guild.id), "locale": "en-US", "features": []},
-            "guild_id": str(guild.id),
-            "channel": {**channel.to_payload(), "permissions": str(permissions)},
-            "channel_id": str(channel.id),
-            "member": member.to_payload(permissions=permissions),
-            "token": token,
-            "version": 1,
-            "app_permissions": str(bot_permissions),
-            "locale": locale,
-            "guild_locale": "en-US",
-            "entitlements": [],
-            "authorizing_integration_owners": {"0": str(guild.id)},
-            "context": 0,
-            "attachment_size_limit": ATTACHMENT_SIZE_LIMIT,
-        }
-        if source is not None:
-            payload["message"] = source.to_payload()
-        interaction = StandInInteraction(
-            id=interaction_id,
-            token=token,
-            type=kind,
-            name=name,
-            guild=guild,
-            channel=channel,
-            member=member,
-            payload=payload,
-            deadline=self.interaction_deadline,
-            source_message=source,
-        )
-        self.interactions[interaction_id] = interaction
-        self.interactions_by_token[token] = interaction
-        await connection.dispatch("INTERACTION_CREATE", payload)
-        return interaction
-
-    def _find_command(self, guild: StandInGuild, name: str) -> JSON:
-        for scope in (guild.id, None):
-            for command in self._commands.get(scope, []):
-                if command["name"] == name and command["type"] == 1:
-                    return command
-        names = sorted(c["name"] for c in self.commands)
-        raise ValueError(f"/{name} is not registered for guild {guild.name!r}; registered: {names}")
-
-    # --- messages (shared by the REST handlers and the drivers) ------------------------
 
     def build_message(
         self,

@@ -108,16 +108,18 @@ async def test_private_ask_is_ephemeral(world: World) -> None:
     assert reply not in world.server.channel_messages(world.general)
 
 
-async def test_answer_arrives_although_the_engine_takes_over_three_seconds(world: World) -> None:
-    """The bot defers at once, so an answer that takes the engine 3.5 s still arrives."""
+async def test_answer_arrives_although_the_engine_takes_past_the_deadline(world: World) -> None:
+    """The bot defers at once, so an answer that takes the engine longer than the time to
+    acknowledge still arrives."""
     loop = asyncio.get_running_loop()
     started = loop.time()
-    world.embedder.delay = 3.5
+    slow = world.server.interaction_deadline + 0.5
+    world.embedder.delay = slow
     try:  # a question not asked before, so the engine cannot answer it from its cache
         interaction, reply = await world.ask("Where did the Astel floods kill the most people?")
     finally:
         world.embedder.delay = 0.0
-    assert loop.time() - started >= 3.5
+    assert loop.time() - started >= slow
     assert [c["type"] for c in interaction.callbacks] == [5]
     assert not interaction.rejections and not interaction.expired
     assert reply.embeds[0]["title"] == "Where did the Astel floods kill the most people?"

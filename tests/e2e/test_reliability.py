@@ -28,6 +28,8 @@ Original: [Westhaven Courier](https://westhavencourier.example/pellow-point)
 The Pellow Point lighthouse was relit on Friday evening, 42 years after its lamp was switched off.
 """
 BUSY = "I am busy answering many questions right now"
+INTERACTION_DEADLINE = 3.0
+"""Discord's own: the crowd of askers is held to the real acknowledgement window."""
 
 
 def _many_articles(folder: Path, count: int) -> None:

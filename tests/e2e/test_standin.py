@@ -28,9 +28,14 @@ from tests.discord_standin import (
     validate_commands,
     validate_message,
 )
+from tests.e2e.world import INTERACTION_DEADLINE
 
 pytestmark = pytest.mark.e2e
 
+
+
+SLOW = INTERACTION_DEADLINE + 0.1
+"""How long /slow thinks before answering: just past the window to acknowledge."""
 
 class AgainView(discord.ui.View):
     """One button that rewrites the message it is on (callback type 7)."""
@@ -46,7 +51,7 @@ class AgainView(discord.ui.View):
 
 
 class SmokeBot(commands.Bot):
-    """/echo defers, thinks 3.5 s (past the 3 s window) and follows up with an embed;
+    """/echo defers, thinks past the window to acknowledge and follows up with an embed;
     /quick answers at once with a button; /slow answers too late; /size reads an
     attachment; mentions get a reply."""
 
@@ -66,7 +71,7 @@ class SmokeBot(commands.Bot):
         @app_commands.describe(text="What to echo")
         async def echo(interaction: discord.Interaction, text: str) -> None:
             await interaction.response.defer(thinking=True)
-            await asyncio.sleep(3.5)
+            await asyncio.sleep(INTERACTION_DEADLINE + 0.5)
             await interaction.followup.send(embed=discord.Embed(title="Echo", description=text))
 
         @self.tree.command(name="quick", description="Answer at once, with a button")
@@ -75,7 +80,7 @@ class SmokeBot(commands.Bot):
 
         @self.tree.command(name="slow", description="Answer after the deadline")
         async def slow(interaction: discord.Interaction) -> None:
-            await asyncio.sleep(1.6)
+            await asyncio.sleep(SLOW)
             try:
                 await interaction.response.send_message("too late")
             except discord.HTTPException as exc:
@@ -269,7 +274,7 @@ async def test_raw_gateway_zlib_stream_and_close_codes(discord_server: DiscordSt
 
 
 async def test_deadline_double_ack_buttons_and_attachments() -> None:
-    async with DiscordStandIn(interaction_deadline=1.0) as discord_server:
+    async with DiscordStandIn(interaction_deadline=INTERACTION_DEADLINE) as discord_server:
         guild, channel, bob = build_world(discord_server)
         bot = SmokeBot()
         async with discord_server.running(bot):

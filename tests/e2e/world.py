@@ -31,6 +31,9 @@ from tests.discord_standin import (
 )
 from tests.fakes import HashingEmbedder, ScriptedReader
 
+INTERACTION_DEADLINE = 0.5
+"""Seconds the bot has to acknowledge an interaction in the world (Discord: 3)."""
+
 HELD_BACK = ["008_halvorsen-comet-discovery", "009_arctic-tern-migration-study"]
 """Samples left out of the first index, for /reindex to find."""
 
@@ -89,14 +92,22 @@ class World:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
-    """The bot running against the stand-in, on a real engine over the sample articles."""
+async def world(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> AsyncIterator[World]:
+    """The bot running against the stand-in, on a real engine over the sample articles.
+
+    The stand-in gives the bot ``INTERACTION_DEADLINE`` seconds to acknowledge an
+    interaction (a test module may set its own; Discord gives 3), so a test of a slow
+    answer waits a second, not three.
+    """
+    deadline = getattr(request.module, "INTERACTION_DEADLINE", INTERACTION_DEADLINE)
     root = tmp_path_factory.mktemp("citebot")
     collection = root / "collection"
     collection.mkdir()
     names = [path.stem for path in sorted(SAMPLES.glob("*.txt")) if path.stem not in HELD_BACK]
     copy_samples(collection, names)
-    async with DiscordStandIn() as server:
+    async with DiscordStandIn(interaction_deadline=deadline) as server:
         guild = server.add_guild("News")
         general = server.add_channel(guild, "general")
         offtopic = server.add_channel(guild, "offtopic")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from retrieval.activity import KEY_FILE, ActivityLog, VoteOutcome
-from retrieval.cli import app
 from retrieval.engine import Engine
 from retrieval.settings import Settings
+from retrieval.store.activity import KEY_FILE, ActivityLog, VoteOutcome
 from tests.conftest import copy_samples
 from tests.fakes import HashingEmbedder
+from tools.cli import app
 
 ASKED = datetime(2024, 3, 7, 12, 0, tzinfo=UTC)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from retrieval.benchmark import TARGETS, Plan, common, corpus, latency
 from retrieval.engine import Engine
 from retrieval.settings import Settings
 from tests.conftest import copy_samples
 from tests.fakes import HashingEmbedder
+from tools.benchmark import TARGETS, Plan, common, corpus, latency
 
 
 class _Step:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.datafolder import DataFolder
 from retrieval.engine import Engine
-from retrieval.indexer import STORE_FILE
+from retrieval.index.datafolder import DataFolder
+from retrieval.index.manifest import STORE_FILE
 from retrieval.settings import load_settings
 from tests.conftest import SAMPLES, copy_samples
 
@@ -65,7 +65,7 @@ async def test_kill_9_during_reindex_never_loses_the_index(tmp_path: Path) -> No
         CITEBOT_READER="false",
         HF_HUB_OFFLINE="1",
     )
-    command = [sys.executable, "-m", "retrieval.cli", "index"]
+    command = [sys.executable, "-m", "tools.cli", "index"]
     subprocess.run(command, env=environment, check=True, capture_output=True)
     settings = load_settings(collection=collection, data_dir=data, reader=False)
     rng = random.Random(9)

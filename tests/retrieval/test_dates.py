@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from retrieval.dates import time_window
+from retrieval.text.dates import time_window
 
 NOW = datetime(2024, 3, 14, 12, 0, tzinfo=UTC)  # a Thursday
 

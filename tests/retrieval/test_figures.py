@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.figures import figure_value
+from retrieval.text.figures import figure_value
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,10 @@ import pytest
 
 from retrieval.engine import Engine
 from retrieval.errors import IndexMismatchError, NotIndexedError, RemovalRefusedError
-from retrieval.render_text import summary_lines
 from retrieval.settings import Settings
 from tests.conftest import FIXTURES, copy_samples
 from tests.fakes import HashingEmbedder, ScriptedReader
+from tools.render_text import summary_lines
 
 FLOOD_DAY_ONE = "001_astel-floods-carrow-bridge"
 COMET = "008_halvorsen-comet-discovery"

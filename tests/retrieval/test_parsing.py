@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import ArticleError
-from retrieval.parsing import parse_file, read_collection
-from retrieval.parsing.decoding import decode_bytes
+from retrieval.ingest.collection import parse_file, read_collection
+from retrieval.ingest.decoding import decode_bytes
 from tests.conftest import FIXTURES
 
 ARTICLES = FIXTURES / "articles"
@@ -175,10 +175,10 @@ def test_a_parser_crash_skips_only_that_file(
     def crash(html: str, source: str) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr("retrieval.parsing.parse_html", crash)
+    monkeypatch.setattr("retrieval.ingest.collection.parse_html", crash)
     for name in ("page.html", "plain.txt"):
         (tmp_path / name).write_bytes((ARTICLES / name).read_bytes())
-    with caplog.at_level(logging.DEBUG, logger="retrieval.parsing"):
+    with caplog.at_level(logging.DEBUG, logger="retrieval.ingest.collection"):
         collection = read_collection(tmp_path)
     assert [a.source for a in collection.articles] == ["plain.txt"]
     assert [(s.source, s.reason) for s in collection.skipped.listed] == [

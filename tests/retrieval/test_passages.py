@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.embedding import TokenCounter, packaged_model_path
-from retrieval.parsing import parse_file
-from retrieval.passages import embedding_input, split_passages
-from retrieval.sentences import sentence_spans
+from retrieval.ingest.collection import parse_file
+from retrieval.ingest.passages import embedding_input, split_passages
+from retrieval.models.embedder import TokenCounter, packaged_model_path
+from retrieval.text.sentences import sentence_spans
 from tests.conftest import SAMPLES
 
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.errors import ArticleError
-from retrieval.ingest import NAME_MAX_BYTES, STEM_MAX, safe_filename
-from retrieval.parsing import parse_text
-from retrieval.parsing.decoding import decode_bytes
+from retrieval.ingest.collection import parse_text
+from retrieval.ingest.decoding import decode_bytes
+from retrieval.ingest.uploads import NAME_MAX_BYTES, STEM_MAX, safe_filename
 from retrieval.types import Article
 
 DEFAULT = settings(

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from retrieval.errors import SettingsError
-from retrieval.settings import PROJECT_ROOT, load_settings
+from retrieval.settings import load_settings
+from tests.conftest import PROJECT_ROOT
 
 
 def test_defaults_from_the_shipped_file() -> None:
@@ -60,3 +61,17 @@ def test_unknown_setting_in_file_refused(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("CITEBOT_CONFIG", str(config))
     with pytest.raises(SettingsError, match="top_kk"):
         load_settings()
+
+
+def test_an_installed_citebot_runs_without_a_settings_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With no config/ folder to be found, the defaults apply, relative to where you are."""
+    import retrieval.settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(retrieval.settings, "_CHECKOUT", tmp_path / "site-packages")
+    settings = load_settings()
+    assert settings.collection == tmp_path / "articles"
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.reader

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from retrieval.embedding import TokenCounter, packaged_model_path
+from retrieval.models.embedder import TokenCounter, packaged_model_path
 from retrieval.models.reader import PairEncoder, ReaderPassage
 from retrieval.models.reader_network import ReaderNetwork
 from tools.training.examples import Example, cloze_candidates, cloze_question, occurrences

@@ -8,14 +8,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from retrieval.datafolder import DataFolder
 from retrieval.errors import SettingsError
+from retrieval.index.datafolder import DataFolder
 from retrieval.models.reader import WEIGHTS
 from retrieval.settings import Settings
-from tools.datasets import read_jsonl
+from tools.datasets import SHARED_EVAL, read_jsonl
 from tools.training.train import Sources, TrainConfig, train
 
-SHARED_EVAL = Path(__file__).resolve().parents[3] / "shared" / "eval"
 NEWS_QUESTIONS = sorted(
     (Path(__file__).resolve().parents[2] / "bench").glob("news.*.questions.jsonl")
 )

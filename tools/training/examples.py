@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.embedding import Embedder, TokenCounter
-from retrieval.lexical import LexicalIndex
+from retrieval.answer.ranking import lexical_query, reciprocal_rank_fusion
+from retrieval.index.lexical import LexicalIndex
+from retrieval.index.vectors import VectorIndex
+from retrieval.ingest.passages import split_passages
+from retrieval.models.embedder import Embedder, TokenCounter
 from retrieval.models.reader import ReaderPassage
-from retrieval.passages import split_passages
-from retrieval.ranking import lexical_query, reciprocal_rank_fusion
-from retrieval.sentences import sentence_spans
-from retrieval.vector_index import VectorIndex
+from retrieval.text.sentences import sentence_spans
 
 PASSAGE_TOKENS = 128
 """As the engine's default ``passage_tokens``: the reader trains on what it will read."""

@@ -32,10 +32,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from retrieval.embedding import TokenCounter
+from retrieval.models.embedder import TokenCounter
+from retrieval.models.onnx_embedder import OnnxEmbedder
 from retrieval.models.reader import EncodedPair, PairEncoder, batch_inputs, decode
 from retrieval.models.reader_network import ReaderNetwork
-from retrieval.onnx_embedder import OnnxEmbedder
 from tools.datasets import read_jsonl, validation_articles
 from tools.training.examples import (
     Example,

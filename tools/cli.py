@@ -1,0 +1,338 @@
+"""The ``citebot`` command line: index, ask, stats, eval, bench, train-reader, forget, run.
+
+Domain errors become a one-line message and exit code 1; invalid settings exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from retrieval.engine import Engine
+from retrieval.errors import CitebotError, SettingsError
+from retrieval.settings import Settings, load_settings
+from retrieval.types import Answer, Mode
+from tools.datasets import Split
+from tools.render_text import answer_to_json, summary_lines
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Answer questions about news articles with quoted, cited passages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SAMPLE_QUESTION = "How many people were killed in the Astel valley floods?"
+
+
+@app.callback()
+def configure(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    """Answer questions about news articles with quoted, cited passages."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it sets DEBUG on itself
+    # The model ships with the package: never reach for the network, stay quiet.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run(work: Callable[[Settings], Coroutine[Any, Any, T]], **overrides: object) -> T:
+    """Load settings and run ``work``, turning expected errors into a one-line message."""
+    try:
+        settings = load_settings(**overrides)
+        return asyncio.run(work(settings))
+    except SettingsError as error:
+        err.print(f"[red]citebot: invalid settings:[/] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    except CitebotError as error:
+        err.print(f"[red]citebot:[/] {escape(str(error))}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("citebot: interrupted; the previous index is still served")
+        raise typer.Exit(130) from None
+
+
+async def _index(
+    engine: Engine, path: Path | None, rebuild: bool, allow_removal: bool = False
+) -> None:
+    with Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+        summary = await engine.reindex(
+            path, rebuild=rebuild, allow_removal=allow_removal, progress=progress
+        )
+    for line in summary_lines(summary):
+        out.print(escape(line))
+
+
+@app.command()
+def index(
+    path: Annotated[
+        Path | None, typer.Argument(help="Folder or file of articles (default: the collection).")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option(help="Re-embed everything from scratch.")] = False,
+    allow_removal: Annotated[
+        bool, typer.Option(help="Go ahead although more than half the articles would go.")
+    ] = False,
+) -> None:
+    """Index the collection incrementally and print a summary."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            await _index(engine, path, rebuild, allow_removal)
+
+    run(work)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    k: Annotated[int | None, typer.Option("-k", min=1, max=10, help="Passages to show.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+            help='When the question is asked, for "this week" or "recently" (default: now).',
+        ),
+    ] = None,
+) -> None:
+    """Answer a question from the indexed articles."""
+    asked_at = as_of.replace(tzinfo=UTC) if as_of and as_of.tzinfo is None else as_of
+
+    async def work(settings: Settings) -> Answer:
+        async with await Engine.open(settings) as engine:
+            return await engine.ask(question, k, asked_at=asked_at)
+
+    answer = run(work)
+    if as_json:
+        out.print_json(json.dumps(answer_to_json(answer)))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+def stats() -> None:
+    """Show what is indexed."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            info = await engine.stats()
+        built = info.built_at.strftime("%Y-%m-%d %H:%M UTC") if info.built_at else "unknown"
+        out.print(f"articles   {info.articles}")
+        out.print(f"passages   {info.passages}")
+        out.print(f"model      {info.model} ({info.dimension} dimensions)")
+        out.print(f"index      {info.index_kind}")
+        out.print(f"built      {built}")
+        out.print(f"data       {settings.data_dir}")
+
+    run(work)
+
+
+@app.command()
+def forget(
+    user_id: Annotated[int, typer.Argument(help="The person's Discord user id.")],
+) -> None:
+    """Delete what citebot keeps about one person: their votes and the answers they got."""
+    from retrieval.index.datafolder import DataFolder
+    from retrieval.store.activity import ActivityLog
+
+    async def work(settings: Settings) -> int:
+        path = DataFolder(settings.data_dir).activity_db
+        log = await ActivityLog.open(path, settings.log_retention_days)
+        try:
+            return await log.forget(str(user_id))
+        finally:
+            await log.close()
+
+    deleted = run(work)
+    out.print(f"Forgot user {user_id}: {deleted} rows deleted.")
+
+
+@app.command()
+def demo(
+    question: Annotated[str, typer.Argument(help="The question to ask.")] = SAMPLE_QUESTION,
+) -> None:
+    """Index the shipped sample articles and answer a sample question."""
+
+    async def work(settings: Settings) -> Answer:
+        async with await Engine.open(settings) as engine:
+            await _index(engine, None, rebuild=False)
+            out.print(f"\n[bold]Q:[/] {escape(question)}\n")
+            return await engine.ask(question)
+
+    print_answer(run(work))
+
+
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="Questions, JSON Lines.", exists=True)],
+    articles: Annotated[
+        list[Path] | None,
+        typer.Option("--articles", help="Articles to index first (file or folder; repeatable)."),
+    ] = None,
+    mode: Annotated[Mode, typer.Option(help="Retrieval mode.")] = "hybrid",
+    split: Annotated[
+        Split | None, typer.Option(help="Only one part of the split by article.")
+    ] = None,
+    calibrate: Annotated[
+        bool, typer.Option(help="Ask with thresholds at 0; print the calibrated thresholds.")
+    ] = False,
+    outcomes: Annotated[
+        Path | None, typer.Option(help="Write each question's outcome here (JSON Lines).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Measure answer quality and latency on a question set."""
+    from tools.evaluation import evaluate_command
+
+    run(
+        lambda settings: evaluate_command(
+            settings,
+            questions,
+            articles or [],
+            mode,
+            split,
+            calibrate,
+            outcomes,
+            as_json,
+            out,
+        )
+    )
+
+
+@app.command()
+def bench(
+    quick: Annotated[bool, typer.Option(help="Smaller sizes, for a first look.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Benchmark indexing and answering on this machine."""
+    from tools.benchmark import bench_command
+
+    run(lambda settings: bench_command(settings, quick, as_json, out))
+
+
+@app.command("train-reader")
+def train_reader(
+    data: Annotated[
+        Path | None, typer.Option(help="Folder of the public data (../shared/eval).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 13,
+    cloze_articles: Annotated[
+        int, typer.Option(help="Reuters articles made into cloze questions.")
+    ] = 12_000,
+    squad_epochs: Annotated[int, typer.Option(help="Passes over SQuAD's training part.")] = 3,
+    max_steps: Annotated[
+        int | None, typer.Option(help="Stop each phase early (quick checks).")
+    ] = None,
+    weights: Annotated[Path | None, typer.Option(help="Where to write the weights.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Where to write the training report.")] = None,
+) -> None:
+    """Fine-tune the reader on public data (about an hour on 2 cores) and save it."""
+    from tools.training.command import (
+        DEFAULT_REPORT,
+        SHARED_EVAL,
+        WEIGHTS,
+        TrainConfig,
+        train_command,
+    )
+
+    config = TrainConfig(
+        seed=seed,
+        cloze_articles=cloze_articles,
+        squad_epochs=squad_epochs,
+        max_steps_per_phase=max_steps,
+    )
+    run(
+        lambda settings: asyncio.to_thread(
+            train_command,
+            settings,
+            config,
+            data or SHARED_EVAL,
+            weights or WEIGHTS,
+            report or DEFAULT_REPORT,
+            out,
+        )
+    )
+
+
+def print_answer(answer: Answer) -> None:
+    """The answer sentence (its answering phrase in bold), quotes and numbered citations."""
+    from tools.render_text import citation_line
+
+    if not answer.found:
+        out.print("[yellow]Not found in the indexed articles.[/] The closest sources:")
+    elif answer.sentence is not None:
+        sentence = answer.sentence
+        if sentence.highlight:
+            start, end = sentence.highlight
+            text = (
+                escape(sentence.text[:start])
+                + f"[bold underline]{escape(sentence.text[start:end])}[/]"
+                + escape(sentence.text[end:])
+            )
+        else:
+            text = escape(sentence.text)
+        out.print(f"[bold]{text}[/bold] [{sentence.passage_index + 1}]")
+    if answer.conflicts:
+        out.print("\n[yellow]The sources give different figures:[/]")
+        for report in answer.conflicts:
+            out.print(f"  {escape(report.figure)} [{report.passage_index + 1}]")
+    out.print()
+    for number, passage in enumerate(answer.passages, start=1):
+        out.print(f"[{number}] “{escape(passage.text)}”\n")
+    for number, passage in enumerate(answer.passages, start=1):
+        out.print(f"[{number}] {escape(citation_line(passage.citation))}")
+
+
+@app.command("run")
+def run_bot() -> None:
+    """Start the Discord bot (token from DISCORD_TOKEN or a .env file)."""
+    from bot.app import start
+
+    # a server process says what it does: reindex summaries, versions served, refusals
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
+    run(start)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
