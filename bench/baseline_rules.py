@@ -6,8 +6,8 @@ index built by ``citebot eval`` (the old code reads the same store, without the
 manifest's ``format`` key)::
 
     git worktree add ../baseline 1b2a6c1
-    PYTHONPATH=../baseline .venv/bin/python bench/baseline_rules.py \\
-        bench/news.test.questions.jsonl --data DATA_DIR --collection COLLECTION
+    .venv/bin/python bench/baseline_rules.py bench/news.test.questions.jsonl \\
+        --code ../baseline --data DATA_DIR --collection COLLECTION
 
 It prints the figures of ``citebot eval --json`` for the old answers. The scoring is
 copied here from ``tools/evaluation.py`` on purpose: the old code cannot import the
@@ -22,6 +22,7 @@ import json
 import re
 import statistics
 import string
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -48,8 +49,15 @@ def token_f1(prediction: str, answer: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def use_old_code(checkout: Path) -> None:
+    """Import ``retrieval`` from the old checkout, not from the installed citebot (whose
+    editable-install finder would otherwise win over ``sys.path``)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if "Editable" not in type(f).__name__]
+    sys.path.insert(0, str(checkout.resolve()))
+
+
 async def main(questions: Path, data: Path, collection: Path) -> dict[str, Any]:
-    from retrieval.engine import Engine  # the old engine, from PYTHONPATH
+    from retrieval.engine import Engine  # the old engine (see use_old_code)
     from retrieval.settings import load_settings
 
     settings = load_settings(collection=collection, data_dir=data)
@@ -99,7 +107,9 @@ async def main(questions: Path, data: Path, collection: Path) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("questions", type=Path)
+    parser.add_argument("--code", type=Path, required=True, help="the checkout of 1b2a6c1")
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--collection", type=Path, required=True)
     args = parser.parse_args()
+    use_old_code(args.code)
     print(json.dumps(asyncio.run(main(args.questions, args.data, args.collection)), indent=2))

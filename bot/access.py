@@ -85,3 +85,8 @@ def refusal(
         return NOT_HERE
     retry = limit.retry_after(user_id)
     return None if retry is None else retry_text(retry, now)
+
+
+def server_collection(guild_id: int) -> str:
+    """The collection of a Discord server: its own uploads and feeds."""
+    return f"server-{guild_id}"

@@ -387,16 +387,20 @@ def limit_content(text: str) -> str:
     return shorten_lines(text, CONTENT_MAX)
 
 
-def render_stats(stats: IndexStats) -> str:
-    """What is indexed, and when the index was last rebuilt (as a Discord timestamp)."""
-    return "\n".join(
-        [
-            f"**Articles:** {stats.articles}",
-            f"**Passages:** {stats.passages}",
-            f"**Model:** {fit(stats.model, 200)} ({stats.dimension} dimensions)",
-            f"**Last rebuilt:** {timestamp(stats.built_at)}",
-        ]
-    )
+def render_stats(collections: Sequence[tuple[str, IndexStats]]) -> str:
+    """What is indexed in each collection, and when it was last rebuilt (a Discord
+    timestamp), under the collection's label."""
+    blocks = [
+        "\n".join(
+            [
+                f"**{fit(label, 100)}:** {stats.articles} articles, {stats.passages} passages",
+                f"**Model:** {fit(stats.model, 200)} ({stats.dimension} dimensions)",
+                f"**Last rebuilt:** {timestamp(stats.built_at)}",
+            ]
+        )
+        for label, stats in collections
+    ]
+    return limit_content("\n\n".join(blocks))
 
 
 def timestamp(when: datetime | None) -> str:

@@ -29,12 +29,25 @@ _ANSWER_ID = r"(?P<answer>[A-Za-z0-9_-]{1,40})"
 
 
 async def answer_message(
-    engine: Engine, question: str, *, asker: int, asked_at: datetime, private: bool = False
+    engine: Engine,
+    question: str,
+    *,
+    asker: int,
+    asked_at: datetime,
+    collection: str,
+    private: bool = False,
 ) -> tuple[list[discord.Embed], discord.ui.View]:
     """Ask ``engine``, keep the answer for its buttons; the first page and its buttons."""
-    answer = await engine.ask(question, SOURCES_ASKED, asked_at=asked_at, private=private)
+    answer = await engine.ask(
+        question, SOURCES_ASKED, collection=collection, asked_at=asked_at, private=private
+    )
     answer_id = await engine.keep_answer(
-        answer, user=str(asker), k=SOURCES_ASKED, asked_at=asked_at, private=private
+        answer,
+        user=str(asker),
+        k=SOURCES_ASKED,
+        asked_at=asked_at,
+        private=private,
+        collection=collection,
     )
     page = render_answer(answer, 0, engine.settings.top_k)
     return page.embeds, answer_view(answer_id, page)
@@ -102,7 +115,13 @@ class MoreSources(
         in_place = kept.yours or (message is not None and message.flags.ephemeral)
         await interaction.response.defer(ephemeral=not in_place, thinking=not in_place)
         try:
-            answer = await engine.ask(kept.question, kept.k, asked_at=kept.asked_at, logged=False)
+            answer = await engine.ask(
+                kept.question,
+                kept.k,
+                collection=kept.collection,
+                asked_at=kept.asked_at,
+                logged=False,
+            )
         except CitebotError as error:
             await interaction.followup.send(
                 explain(error), ephemeral=True, allowed_mentions=NO_PINGS

@@ -1,9 +1,9 @@
 """The engine: one object the CLI, the bot and the tests open, ask and reindex through.
 
-CPU work (embedding, FAISS, BM25, answer composition) runs in worker threads, so an
-asyncio caller such as the bot is never blocked. A reindex builds a new generation
-beside the served one; questions keep being answered from the old one until the new
-one is swapped in.
+CPU work (embedding, FAISS, BM25, the reader, answer composition) runs in worker
+threads, so an asyncio caller such as the bot is never blocked. Each collection's
+reindex builds a new version beside the served one; questions keep being answered
+from the old one until the new one is swapped in.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,21 +23,12 @@ from retrieval.answer.pipeline import AskPipeline
 from retrieval.errors import (
     CitebotError,
     EngineBusyError,
-    IndexBusyError,
     NotIndexedError,
     SettingsError,
 )
-from retrieval.index.datafolder import DataFolder, Hold
-from retrieval.index.indexer import Progress, reindex
-from retrieval.index.lexical import LexicalIndex
-from retrieval.index.manifest import (
-    LEXICAL_FOLDER,
-    STORE_FILE,
-    VECTORS_FILE,
-    Manifest,
-    check_compatible,
-)
-from retrieval.index.vectors import VectorIndex
+from retrieval.index.collection import SHARED, CollectionIndex, Served, check_name
+from retrieval.index.datafolder import DataFolder
+from retrieval.index.indexer import Progress
 from retrieval.ingest.uploads import save_uploads
 from retrieval.models.batching import BatchingEncoder
 from retrieval.models.embedder import Embedder
@@ -45,63 +36,24 @@ from retrieval.models.encoders import make_embedder
 from retrieval.models.reader import OnnxReader, Reader
 from retrieval.settings import Settings
 from retrieval.store.activity import ActivityLog, KeptAnswer, VoteOutcome
-from retrieval.store.articles import Store
 from retrieval.types import Answer, IndexStats, IndexSummary, IngestReport
 
 log = logging.getLogger(__name__)
 
-READ_CONNECTIONS = 8
-"""Read-only SQLite connections opened with a served version (one per answering thread)."""
 ANSWER_CACHE_SIZE = 256
-"""Answers kept for repeated questions (per served generation)."""
-
-
+"""Answers kept for repeated questions (per set of served versions)."""
 WATCH_SECONDS = 2.0
-"""How often a serving engine looks for a version published by another process."""
-
-
-@dataclass
-class _Served:
-    """One generation, loaded and held: what every question is answered from."""
-
-    generation: Path
-    hold: Hold
-    manifest: Manifest
-    store: Store
-    vectors: VectorIndex
-    lexical: LexicalIndex
-    boilerplate: frozenset[bytes]
-    readers: int = 0
-    retired: bool = False
-
-    @classmethod
-    async def load(cls, generation: Path, embedder: Embedder, data: DataFolder) -> _Served:
-        """Hold the generation (so no process deletes it), then load every part of it,
-        the store's read connections included."""
-        hold = await asyncio.to_thread(data.hold, generation)
-        try:
-            manifest = Manifest.read(generation)
-            check_compatible(manifest, embedder)
-            vectors, lexical = await asyncio.gather(
-                asyncio.to_thread(VectorIndex.load, generation / VECTORS_FILE),
-                asyncio.to_thread(LexicalIndex.load, generation / LEXICAL_FOLDER),
-            )
-            store = await Store.open(generation / STORE_FILE, readers=READ_CONNECTIONS)
-        except BaseException:
-            hold.release()
-            raise
-        keys = await store.boilerplate_keys()
-        return cls(generation, hold, manifest, store, vectors, lexical, keys)
-
-    async def close(self) -> None:
-        await self.store.close()
-        self.hold.release()
+"""How often a serving engine looks for versions published by another process."""
+COLLECTIONS_FOLDER = "collections"
 
 
 class Engine:
-    """Index a collection of articles and answer questions from it.
+    """Index collections of articles and answer questions from them.
 
-    Open with :meth:`open` and close with :meth:`close` (or ``async with``).
+    One engine serves every collection with one model in memory: the shared
+    collection (the settings' folder) and named ones (one per Discord server), each
+    with its own articles and index. Open with :meth:`open` and close with
+    :meth:`close` (or ``async with``).
     """
 
     def __init__(
@@ -117,9 +69,9 @@ class Engine:
             Thresholds(found=settings.min_confidence, bold=settings.bold_threshold),
         )
         self._data = data
-        self._served: _Served | None = None
+        self._collections: dict[str, CollectionIndex] = {}
+        self._opening = asyncio.Lock()
         self._activity: ActivityLog | None = None
-        self._reindexing = asyncio.Lock()
         self._encoder = BatchingEncoder(embedder)
         self._answers: LruCache[Answer] = LruCache(ANSWER_CACHE_SIZE)
         self._slots = asyncio.Semaphore(settings.ask_concurrency)
@@ -132,7 +84,7 @@ class Engine:
         embedder: Embedder | None = None,
         reader: Reader | None = None,
     ) -> Engine:
-        """Open the engine on the settings' data folder; loads the served index if any.
+        """Open the engine on the settings' data folder; loads the shared index if any.
 
         Args:
             settings: validated settings.
@@ -151,17 +103,14 @@ class Engine:
             reader or default_reader(settings, data),
         )
         engine._activity = await ActivityLog.open(data.activity_db, settings.log_retention_days)
-        await asyncio.to_thread(data.tidy)
-        engine._served = await engine._load_current()
+        await engine.collection(SHARED)
         return engine
 
     async def close(self) -> None:
-        """Wait for a running reindex to finish, then close the index and the log."""
-        async with self._reindexing:
-            pass
-        if self._served is not None:
-            await self._served.close()
-            self._served = None
+        """Wait for running reindexes to finish, then close the indexes and the log."""
+        for collection in list(self._collections.values()):
+            await collection.close()
+        self._collections.clear()
         if self._activity is not None:
             await self._activity.close()
             self._activity = None
@@ -172,86 +121,91 @@ class Engine:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    @property
-    def reindexing(self) -> bool:
-        """True while a reindex runs in this process."""
-        return self._reindexing.locked()
+    async def collection(self, name: str = SHARED) -> CollectionIndex:
+        """The collection ``name``, opened on first use (created if new).
+
+        Raises:
+            SettingsError: the name is not a collection name.
+        """
+        found = self._collections.get(name)
+        if found is not None:
+            return found
+        async with self._opening:
+            if name not in self._collections:
+                if name == SHARED:
+                    articles, data = self.settings.collection, self._data
+                else:
+                    folder = self.settings.data_dir / COLLECTIONS_FOLDER / check_name(name)
+                    articles, data = folder / "articles", DataFolder(folder / "index")
+                    articles.mkdir(parents=True, exist_ok=True)
+                self._collections[name] = await CollectionIndex.open(
+                    name, articles, data, self.embedder, self.settings.passage_tokens
+                )
+            return self._collections[name]
+
+    def collection_names(self) -> list[str]:
+        """The shared collection and every named one on disk, shared first."""
+        folder = self.settings.data_dir / COLLECTIONS_FOLDER
+        named = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        return [SHARED, *named]
+
+    async def reindexing(self, collection: str = SHARED) -> bool:
+        """True while a reindex of ``collection`` runs in this process."""
+        return (await self.collection(collection)).reindexing
 
     async def reindex(
         self,
-        collection: Path | None = None,
+        path: Path | None = None,
         *,
+        collection: str = SHARED,
         rebuild: bool = False,
         allow_removal: bool = False,
         progress: Progress | None = None,
     ) -> IndexSummary:
-        """Bring the index up to date with the collection, then serve the new index.
+        """Bring a collection's index up to date with its articles, then serve it.
 
         Args:
-            collection: folder or file of articles; the settings' collection by default.
+            path: folder or file of articles; the collection's own folder by default.
+            collection: which collection.
             rebuild: re-embed everything (e.g. after changing the model).
             allow_removal: go ahead although more than half the articles would be removed.
             progress: called as progress(stage, done, total), possibly from a worker thread.
 
         Raises:
             IndexBusyError: a reindex is already running (here or in another process).
-            ArticleError: the collection does not exist.
+            ArticleError: the folder does not exist.
             IndexMismatchError: the index was built with another model and rebuild is False.
             RemovalRefusedError: most articles would go and ``allow_removal`` is False.
         """
-        if self._reindexing.locked():
-            raise IndexBusyError("a reindex is already running")
-        async with self._reindexing:
-            return await self._reindex_locked(collection, rebuild, allow_removal, progress)
-
-    async def _reindex_locked(
-        self,
-        collection: Path | None,
-        rebuild: bool,
-        allow_removal: bool,
-        progress: Progress | None,
-    ) -> IndexSummary:
-        with self._data.reindex_lock():
-            served = self._data.current()
-            summary, generation = await reindex(
-                collection or self.settings.collection,
-                served,
-                self._data.new_generation,
-                self.embedder,
-                self.settings.passage_tokens,
-                rebuild=rebuild,
-                allow_removal=allow_removal,
-                progress=progress,
-            )
-            if generation is not None:
-                fresh = await _Served.load(generation, self.embedder, self._data)
-                await asyncio.to_thread(self._data.publish, generation)
-                await self._swap(fresh)
-                await asyncio.to_thread(self._data.remove_stale, {generation})
-            elif self._served is None and served is not None:
-                await self._swap(await _Served.load(served, self.embedder, self._data))
-        return summary
+        index = await self.collection(collection)
+        return await index.reindex(
+            path, rebuild=rebuild, allow_removal=allow_removal, progress=progress
+        )
 
     async def ingest(
-        self, files: list[tuple[str, bytes]], progress: Progress | None = None
+        self,
+        files: list[tuple[str, bytes]],
+        *,
+        collection: str = SHARED,
+        progress: Progress | None = None,
     ) -> IngestReport:
-        """Save uploaded article files into the collection and reindex.
+        """Save uploaded article files into a collection and reindex it.
 
         Raises:
             IndexBusyError: a reindex is already running (nothing is saved then).
         """
-        if self._reindexing.locked():
-            raise IndexBusyError("a reindex is already running")
-        async with self._reindexing:
+        index = await self.collection(collection)
+        async with index.exclusive():
+            index.articles.mkdir(parents=True, exist_ok=True)
             report = await asyncio.to_thread(
                 save_uploads,
                 files,
-                self.settings.collection,
+                index.articles,
                 max_bytes=self.settings.ingest_max_bytes,
                 extensions=self.settings.ingest_extensions,
             )
             if report.saved:
-                report.summary = await self._reindex_locked(None, False, False, progress)
+                report.summary = await index.reindex_now(None, progress=progress)
         return report
 
     async def ask(
@@ -259,6 +213,7 @@ class Engine:
         question: str,
         k: int | None = None,
         *,
+        collection: str = SHARED,
         asked_at: datetime | None = None,
         private: bool = False,
         logged: bool = True,
@@ -269,6 +224,8 @@ class Engine:
             question: the question, in plain words.
             k: passages to show (the settings' ``top_k`` by default); whether the answer
                 is found does not depend on it.
+            collection: the collection asked; the shared one is searched with it when
+                the ``include_shared`` setting says so.
             asked_at: when it was asked, for "this week"-style questions (default: now).
             private: log the question without its text.
             logged: log the question (False when a kept answer is rebuilt).
@@ -280,9 +237,10 @@ class Engine:
         started = time.perf_counter()
         top_k = k or self.settings.top_k
         when = asked_at or datetime.now(UTC)
-        async with self.reading() as served:
+        async with self.reading(collection) as served:
             folded = " ".join(question.lower().split())
-            key = (served.generation.name, folded, top_k, when.date())
+            versions = tuple(index.generation.name for index in served)
+            key = (versions, folded, top_k, when.date())
             cached = self._answers.get(key)
             if cached is not None:
                 answer = replace(cached, question=question)
@@ -302,14 +260,43 @@ class Engine:
             await self._activity.record_question(question, answer.found, elapsed, private=private)
         return answer
 
+    @contextlib.asynccontextmanager
+    async def reading(self, collection: str = SHARED) -> AsyncIterator[list[Served]]:
+        """Pin the versions a question to ``collection`` is answered from (and the shared
+        one's, when included), so a swap cannot close them underneath.
+
+        Raises:
+            NotIndexedError: none of them is indexed yet.
+        """
+        names = [collection]
+        if collection != SHARED and self.settings.include_shared:
+            names.append(SHARED)
+        indexes = [await self.collection(name) for name in names]
+        async with contextlib.AsyncExitStack() as stack:
+            served = [
+                await stack.enter_async_context(index.reading())
+                for index in indexes
+                if index.indexed
+            ]
+            if not served:
+                raise NotIndexedError("nothing is indexed yet: run `citebot index` first")
+            yield served
+
     async def keep_answer(
-        self, answer: Answer, *, user: str, k: int, asked_at: datetime, private: bool = False
+        self,
+        answer: Answer,
+        *,
+        user: str,
+        k: int,
+        asked_at: datetime,
+        private: bool = False,
+        collection: str = SHARED,
     ) -> str:
         """Keep what is needed to rebuild ``answer`` (asked by ``user``) later; its id."""
         assert self._activity is not None, "engine is closed"
         shown = answer.sentence.text if answer.sentence else "(not found)"
         return await self._activity.keep_answer(
-            user, answer.question, shown, k, asked_at, private=private
+            user, answer.question, shown, k, asked_at, private=private, collection=collection
         )
 
     async def kept_answer(self, answer_id: str, reader: str) -> KeptAnswer | None:
@@ -345,79 +332,21 @@ class Engine:
         assert self._activity is not None, "engine is closed"
         return await self._activity.record_vote(user, answer_id, vote)
 
-    async def stats(self) -> IndexStats:
-        """What is indexed now.
+    async def stats(self, collection: str = SHARED) -> IndexStats:
+        """What is indexed now in ``collection``.
 
         Raises:
             NotIndexedError: nothing has been indexed yet.
         """
-        async with self.reading() as served:
-            articles, passages = await served.store.counts()
-            manifest = served.manifest
-        return IndexStats(
-            articles,
-            passages,
-            manifest.model_id,
-            manifest.dimension,
-            manifest.index_kind,
-            manifest.built_at,
-        )
-
-    @contextlib.asynccontextmanager
-    async def reading(self) -> AsyncIterator[_Served]:
-        """Pin the served index for one read, so a swap cannot close it underneath.
-
-        Raises:
-            NotIndexedError: nothing has been indexed yet.
-        """
-        served = self._served
-        if served is None:
-            raise NotIndexedError("nothing is indexed yet: run `citebot index` first")
-        served.readers += 1
-        try:
-            yield served
-        finally:
-            served.readers -= 1
-            if served.retired and served.readers == 0:
-                await served.close()
-
-    async def _swap(self, fresh: _Served) -> None:
-        old, self._served = self._served, fresh
-        if old is not None:
-            old.retired = True
-            if old.readers == 0:
-                await old.close()
-
-    async def _load_current(self) -> _Served | None:
-        """The generation CURRENT names, loaded (None before the first index). A version
-        deleted between reading CURRENT and holding it is looked up again."""
-        for _ in range(5):
-            current = await asyncio.to_thread(self._data.current)
-            if current is None:
-                return None
-            try:
-                return await _Served.load(current, self.embedder, self._data)
-            except FileNotFoundError:
-                log.debug("%s went away while loading; looking again", current.name)
-        raise NotIndexedError("the index keeps changing under this process; try again")
+        return await (await self.collection(collection)).stats()
 
     async def follow_published(self) -> bool:
-        """Serve the version another process (``citebot index``) published, if there is
-        a newer one; True when the served index changed."""
-        if self._reindexing.locked():
-            return False  # this process is publishing; it swaps in its own version
-        current = await asyncio.to_thread(self._data.current)
-        served = self._served
-        if current is None or (served is not None and served.generation == current):
-            return False
-        fresh = await self._load_current()
-        if fresh is None or (served is not None and fresh.generation == served.generation):
-            if fresh is not None:
-                await fresh.close()
-            return False
-        log.info("serving the index %s published by another process", fresh.generation.name)
-        await self._swap(fresh)
-        return True
+        """Serve versions other processes (``citebot index``) published, in every open
+        collection; True when one changed."""
+        changed = False
+        for index in list(self._collections.values()):
+            changed |= await index.follow_published()
+        return changed
 
     async def watch_published(self, interval: float = WATCH_SECONDS) -> None:
         """Follow versions published by other processes until cancelled (the bot runs it)."""
@@ -426,7 +355,7 @@ class Engine:
             try:
                 await self.follow_published()
             except CitebotError as error:
-                log.warning("could not load the newly published index: %s", error)
+                log.warning("could not load a newly published index: %s", error)
 
 
 def default_embedder(settings: Settings, data: DataFolder) -> Embedder:

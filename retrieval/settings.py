@@ -40,13 +40,14 @@ class Settings(BaseSettings):
     retrieval_mode: Mode = "hybrid"
     top_k: int = Field(3, ge=1, le=10)
     max_passages_per_article: int = Field(2, ge=1, le=10)
-    min_confidence: float = Field(0.383, ge=0.0, le=1.0)
+    min_confidence: float = Field(0.17, ge=0.0, le=1.0)
     ask_concurrency: int = Field(4, ge=1, le=64)
     ask_queue: int = Field(200, ge=1, le=10_000)
     ask_wait_seconds: float = Field(10.0, gt=0.0, le=600.0)
+    include_shared: bool = True
     reader: bool = True
-    reader_depth: int = Field(5, ge=1, le=30)
-    bold_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    reader_depth: int = Field(3, ge=1, le=30)
+    bold_threshold: float = Field(0.955, ge=0.0, le=1.0)
     admin_roles: list[int] = Field(default_factory=list)
     allowed_channels: list[int] = Field(default_factory=list)
     ask_burst: int = Field(3, ge=1, le=100)

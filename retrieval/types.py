@@ -70,6 +70,7 @@ class ScoredPassage:
         text: the article's exact text between ``start`` and ``end``.
         score: relevance; higher is better (comparable within one answer only).
         citation: where the passage comes from.
+        collection: the collection it was found in (ids are per collection).
     """
 
     passage_id: int
@@ -79,6 +80,7 @@ class ScoredPassage:
     end: int
     score: float
     citation: Citation
+    collection: str = "shared"
 
 
 @dataclass(frozen=True)

@@ -102,9 +102,11 @@ def test_calibration_picks_the_lowest_bold_threshold_reaching_the_target() -> No
         outcome(_question(()), _answer(["x"], highlight="x", sure=0.2, confidence=0.2), 1)
         for _ in range(3)
     ]
-    found = calibration(right + wrong + unanswerable)
+    found = calibration({"news": right + wrong + unanswerable})
     assert 0.3 < found["bold_threshold"] <= 0.7
     assert 0.2 < found["found_threshold"] <= 0.5
+    figures = found["figures_at_thresholds"]["news"]
+    assert figures["highlight_precision"] == 1.0 and figures["abstain_precision"] == 1.0
 
 
 def test_questions_keep_their_date_and_split_by_article(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from retrieval.engine import Engine
 from retrieval.errors import CitebotError, SettingsError
+from retrieval.index.collection import SHARED
 from retrieval.settings import Settings, load_settings
 from retrieval.types import Answer, Mode
 from tools.datasets import Split
@@ -42,9 +43,15 @@ SAMPLE_QUESTION = "How many people were killed in the Astel valley floods?"
 
 @app.callback()
 def configure(
+    context: typer.Context,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+    collection: Annotated[
+        str,
+        typer.Option(help='The collection to work on ("shared", or a server\'s "server-ID").'),
+    ] = SHARED,
 ) -> None:
     """Answer questions about news articles with quoted, cited passages."""
+    context.obj = collection
     logging.basicConfig(
         level=logging.INFO if verbose else logging.ERROR,
         format="%(levelname)s %(name)s: %(message)s",
@@ -73,7 +80,11 @@ def run(work: Callable[[Settings], Coroutine[Any, Any, T]], **overrides: object)
 
 
 async def _index(
-    engine: Engine, path: Path | None, rebuild: bool, allow_removal: bool = False
+    engine: Engine,
+    path: Path | None,
+    rebuild: bool,
+    allow_removal: bool = False,
+    collection: str = SHARED,
 ) -> None:
     with Progress(
         TextColumn("{task.description:<10}"),
@@ -91,7 +102,11 @@ async def _index(
             bar.update(tasks[stage], completed=done, total=max(total, 1))
 
         summary = await engine.reindex(
-            path, rebuild=rebuild, allow_removal=allow_removal, progress=progress
+            path,
+            collection=collection,
+            rebuild=rebuild,
+            allow_removal=allow_removal,
+            progress=progress,
         )
     for line in summary_lines(summary):
         out.print(escape(line))
@@ -99,6 +114,7 @@ async def _index(
 
 @app.command()
 def index(
+    context: typer.Context,
     path: Annotated[
         Path | None, typer.Argument(help="Folder or file of articles (default: the collection).")
     ] = None,
@@ -111,13 +127,14 @@ def index(
 
     async def work(settings: Settings) -> None:
         async with await Engine.open(settings) as engine:
-            await _index(engine, path, rebuild, allow_removal)
+            await _index(engine, path, rebuild, allow_removal, context.obj)
 
     run(work)
 
 
 @app.command()
 def ask(
+    context: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     k: Annotated[int | None, typer.Option("-k", min=1, max=10, help="Passages to show.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -135,7 +152,7 @@ def ask(
 
     async def work(settings: Settings) -> Answer:
         async with await Engine.open(settings) as engine:
-            return await engine.ask(question, k, asked_at=asked_at)
+            return await engine.ask(question, k, collection=context.obj, asked_at=asked_at)
 
     answer = run(work)
     if as_json:
@@ -145,12 +162,12 @@ def ask(
 
 
 @app.command()
-def stats() -> None:
+def stats(context: typer.Context) -> None:
     """Show what is indexed."""
 
     async def work(settings: Settings) -> None:
         async with await Engine.open(settings) as engine:
-            info = await engine.stats()
+            info = await engine.stats(context.obj)
         built = info.built_at.strftime("%Y-%m-%d %H:%M UTC") if info.built_at else "unknown"
         out.print(f"articles   {info.articles}")
         out.print(f"passages   {info.passages}")
@@ -209,7 +226,7 @@ def evaluate(
         Split | None, typer.Option(help="Only one part of the split by article.")
     ] = None,
     calibrate: Annotated[
-        bool, typer.Option(help="Ask with thresholds at 0; print the calibrated thresholds.")
+        bool, typer.Option(help="Ask with both thresholds at 0, for `citebot calibrate`.")
     ] = False,
     outcomes: Annotated[
         Path | None, typer.Option(help="Write each question's outcome here (JSON Lines).")
@@ -232,6 +249,22 @@ def evaluate(
             out,
         )
     )
+
+
+@app.command()
+def calibrate(
+    outcomes: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Outcomes of `eval --calibrate --outcomes` on the tuning sets.", exists=True
+        ),
+    ],
+) -> None:
+    """Pick the "not found" and bold thresholds from outcomes on the tuning sets."""
+    from tools.evaluation import calibration, read_outcomes
+
+    sets = {path.stem: read_outcomes(path) for path in outcomes}
+    out.print_json(json.dumps(calibration(sets)))
 
 
 @app.command()

@@ -16,8 +16,9 @@ Every question is asked once with k = 5 passages (with its ``asked_at`` date, if
 
 ``--split train|validation`` keeps the questions of one part of the fixed split by
 article (:mod:`tools.datasets`, made for SQuAD's dev half). ``--calibrate`` asks with
-both thresholds at 0 and prints, for the bold and for "not found", the precision and
-recall each threshold would give, and the threshold that reaches the target precision.
+both thresholds at 0 (so that ``--outcomes`` tells what any threshold would give), and
+``citebot calibrate OUTCOMES...`` picks the thresholds from such outcomes of the tuning
+sets (see :func:`calibration`).
 
 Articles given with ``--articles`` are indexed into a throwaway data folder under the
 temporary directory (``$TMPDIR/citebot-eval/<key>``, the key a hash of the article
@@ -36,8 +37,8 @@ import string
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, get_args
@@ -61,6 +62,8 @@ MODES: tuple[str, ...] = get_args(Mode)
 BOLD_TARGET = 0.85
 FOUND_TARGET = 0.9
 """The precision the calibrated bold and "not found" thresholds are chosen to reach."""
+FOUND_COST = 0.03
+"""At most this share of right first answers may be lost to "not found"."""
 
 _WS = re.compile(r"\s+")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -93,6 +96,7 @@ class Outcome:
         bold_f1: token F1 of the bold against its best answer (0 without a bold).
         bold_confidence: the reader's confidence in the answer sentence's best phrase.
         confidence: what "found" was decided on.
+        reader_evidence, retrieval_evidence: what that confidence combines.
         ms: ask latency in milliseconds.
     """
 
@@ -105,6 +109,8 @@ class Outcome:
     bold_f1: float
     bold_confidence: float | None
     confidence: float
+    reader_evidence: float | None
+    retrieval_evidence: float | None
     ms: float
 
 
@@ -220,8 +226,14 @@ def outcome(question: EvalQuestion, answer: Answer, ms: float) -> Outcome:
         round(f1, 4),
         None if sentence is None else sentence.highlight_confidence,
         round(answer.confidence, 4),
+        _rounded(answer.evidence.reader if answer.evidence else None),
+        _rounded(answer.evidence.retrieval if answer.evidence else None),
         round(ms, 2),
     )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def summarize(outcomes: Sequence[Outcome]) -> Metrics:
@@ -259,69 +271,82 @@ def summarize(outcomes: Sequence[Outcome]) -> Metrics:
     )
 
 
-def calibration(outcomes: Sequence[Outcome]) -> dict[str, Any]:
-    """Precision and recall of the bold and of "not found" at every threshold, from
-    outcomes asked with both thresholds at 0, and the thresholds that reach the targets.
+def read_outcomes(path: Path) -> list[Outcome]:
+    """Outcomes written by ``citebot eval --outcomes``."""
+    return [Outcome(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines()]
 
-    The bold threshold is the lowest whose bolds reach :data:`BOLD_TARGET` precision;
-    the "found" threshold is the highest whose abstentions keep :data:`FOUND_TARGET`
-    precision (None when the set has no unanswerable question).
+
+def calibration(sets: Mapping[str, Sequence[Outcome]]) -> dict[str, Any]:
+    """The "found" and bold thresholds, from outcomes asked with both thresholds at 0 on
+    the tuning sets (SQuAD's validation part, the news tuning half).
+
+    * found: the highest threshold whose abstentions keep :data:`FOUND_TARGET` precision
+      on the sets with unanswerable questions, while abstaining on at most
+      :data:`FOUND_COST` of the questions answered at rank 1 in every set;
+    * bold: the lowest threshold whose bolds (on answers found at that threshold) hold
+      an answer in at least :data:`BOLD_TARGET` of cases in every set.
     """
-    scored = [o for o in outcomes if o.bold is not None and o.bold_confidence is not None]
-    bold_rows = []
-    for step in range(0, 100):
-        threshold = step / 100
-        kept = [o for o in scored if o.bold_confidence >= threshold]  # type: ignore[operator]
-        right = sum(o.bold_holds for o in kept)
-        answerable = sum(o.answerable for o in outcomes)
-        bold_rows.append(
-            {
-                "threshold": threshold,
-                "precision": round(right / len(kept), 4) if kept else None,
-                "recall": round(right / answerable, 4) if answerable else None,
-                "f1": round(sum(o.bold_f1 for o in kept) / len(kept), 4) if kept else None,
-            }
-        )
+    everything = [o for outcomes in sets.values() for o in outcomes]
+    unanswerable = [o for o in everything if not o.answerable]
+    found = 0.0
+    if unanswerable:
+        passing = [t for t in _STEPS if _abstains_well(sets, t)]
+        found = max(passing, default=0.0)
     bold = next(
         (
-            r["threshold"]
-            for r in bold_rows
-            if r["precision"] is not None and r["precision"] >= BOLD_TARGET
+            t
+            for t in _STEPS
+            if all(
+                (_bold_precision(outcomes, t, found) or 1.0) >= BOLD_TARGET
+                for outcomes in sets.values()
+            )
         ),
         None,
     )
-    found_rows = []
-    unanswerable = sum(not o.answerable for o in outcomes)
-    right_at_one = [o for o in outcomes if o.answerable and o.rank == 1]
-    for step in range(0, 100):
-        threshold = step / 100
-        abstained = [o for o in outcomes if o.confidence < threshold]
-        right = sum(not o.answerable for o in abstained)
-        found_rows.append(
-            {
-                "threshold": threshold,
-                "precision": round(right / len(abstained), 4) if abstained else None,
-                "recall": round(right / unanswerable, 4) if unanswerable else None,
-                "lost_right_answers": round(
-                    sum(o.confidence < threshold for o in right_at_one) / max(1, len(right_at_one)),
-                    4,
-                ),
-            }
-        )
-    found = None
-    if unanswerable:
-        passing = [
-            step / 100
-            for step, row in enumerate(found_rows)
-            if row["precision"] is None or row["precision"] >= FOUND_TARGET
-        ]
-        found = max(passing) if passing else None
-    return {
-        "bold_threshold": bold,
-        "found_threshold": found,
-        "bold": bold_rows,
-        "found": found_rows,
+    figures = {
+        name: summarize(_decided(outcomes, bold if bold is not None else 1.0, found)).to_json()
+        for name, outcomes in sets.items()
     }
+    return {"found_threshold": found, "bold_threshold": bold, "figures_at_thresholds": figures}
+
+
+_STEPS = [step / 200 for step in range(200)]
+
+
+def _abstains_well(sets: Mapping[str, Sequence[Outcome]], threshold: float) -> bool:
+    judged = [outcomes for outcomes in sets.values() if any(not o.answerable for o in outcomes)]
+    abstained = [o for outcomes in judged for o in outcomes if o.confidence < threshold]
+    right = sum(not o.answerable for o in abstained)
+    if abstained and right / len(abstained) < FOUND_TARGET:
+        return False
+    for outcomes in sets.values():
+        first = [o for o in outcomes if o.answerable and o.rank == 1]
+        if first and sum(o.confidence < threshold for o in first) > FOUND_COST * len(first):
+            return False
+    return True
+
+
+def _bold_precision(outcomes: Sequence[Outcome], bold: float, found: float) -> float | None:
+    shown = [o for o in _decided(outcomes, bold, found) if o.bold is not None]
+    return sum(o.bold_holds for o in shown) / len(shown) if shown else None
+
+
+def _decided(outcomes: Sequence[Outcome], bold: float, found: float) -> list[Outcome]:
+    """The outcomes as the engine would give them with these thresholds."""
+    decided = []
+    for o in outcomes:
+        is_found = o.confidence >= found
+        shows_bold = is_found and o.bold_confidence is not None and o.bold_confidence >= bold
+        decided.append(
+            replace(
+                o,
+                found=is_found,
+                bold=o.bold if shows_bold else None,
+                bold_holds=o.bold_holds and shows_bold,
+                bold_f1=o.bold_f1 if shows_bold else 0.0,
+            )
+        )
+    return decided
 
 
 def _percentile(values: Sequence[float], percent: int) -> float:
@@ -457,21 +482,13 @@ async def evaluate_command(
 ) -> None:
     """The ``citebot eval`` command: the metrics as a table or one JSON object."""
     loaded = load_questions(questions, split)
-    if calibrate:
+    if calibrate:  # the outcomes say what every threshold would give
         settings = settings.model_copy(update={"min_confidence": 0.0, "bold_threshold": 0.0})
     outcomes = await evaluate(settings, loaded, articles, mode, Console(stderr=True))
     if outcomes_path is not None:
         outcomes_path.write_text(
             "".join(json.dumps(asdict(o)) + "\n" for o in outcomes), encoding="utf-8"
         )
-    if calibrate:
-        found = calibration(outcomes)
-        out.print_json(
-            json.dumps(
-                found if as_json else {k: found[k] for k in ("bold_threshold", "found_threshold")}
-            )
-        )
-        return
     metrics = summarize(outcomes)
     if as_json:
         out.print_json(json.dumps(metrics.to_json()))

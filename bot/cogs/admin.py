@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.access import server_collection
 from bot.client import CitebotBot
 from bot.rendering import (
     NO_PINGS,
@@ -21,6 +22,7 @@ from bot.rendering import (
     render_summary,
 )
 from retrieval.errors import CitebotError
+from retrieval.index.collection import SHARED
 from retrieval.types import IngestReport, SkippedFile
 
 log = logging.getLogger(__name__)
@@ -82,9 +84,12 @@ class AdminCog(commands.Cog):
         """Refuse non-admins and a second run; otherwise acknowledge (privately) at once."""
         if not await self._allowed(interaction):
             return False
-        if self.engine.reindexing:
-            await interaction.response.send_message(BUSY, ephemeral=True, allowed_mentions=NO_PINGS)
-            return False
+        for collection, _ in self._collections(interaction):
+            if await self.engine.reindexing(collection):
+                await interaction.response.send_message(
+                    BUSY, ephemeral=True, allowed_mentions=NO_PINGS
+                )
+                return False
         await interaction.response.defer(ephemeral=True)
         return True
 
@@ -147,19 +152,32 @@ class AdminCog(commands.Cog):
         if await self._begin(interaction):
             self._in_background(interaction, self._reindex(interaction, confirm))
 
+    def _collections(self, interaction: discord.Interaction) -> list[tuple[str, str]]:
+        """(collection, title) of what /reindex brings up to date: the shared collection
+        (when this server's answers include it), then the server's own."""
+        own = (server_collection(interaction.guild_id or 0), "This server's articles reindexed.")
+        if not self.engine.settings.include_shared:
+            return [own]
+        return [(SHARED, "Reindex finished."), own]
+
     async def _reindex(self, interaction: discord.Interaction, confirm: bool) -> None:
-        """Reindex, editing the reply with progress every few seconds, then the summary."""
-        progress = Progress()
-        task = asyncio.create_task(self.engine.reindex(allow_removal=confirm, progress=progress))
-        shown: tuple[str, int, int] | None = None
-        while not task.done():
-            await asyncio.wait({task}, timeout=self.bot.progress_interval)
-            if not task.done() and progress.latest != shown:
-                shown = progress.latest
-                await self._edit(interaction, render_progress(*shown))
-        summary = task.result()
-        log.info("reindex by %s: %s", interaction.user.id, summary)
-        await self._report(interaction, render_summary(summary))
+        """Reindex, editing the reply with progress every few seconds, then the summaries."""
+        summaries: list[str] = []
+        for collection, title in self._collections(interaction):
+            progress = Progress()
+            task = asyncio.create_task(
+                self.engine.reindex(collection=collection, allow_removal=confirm, progress=progress)
+            )
+            shown: tuple[str, int, int] | None = None
+            while not task.done():
+                await asyncio.wait({task}, timeout=self.bot.progress_interval)
+                if not task.done() and progress.latest != shown:
+                    shown = progress.latest
+                    await self._edit(interaction, render_progress(*shown))
+            summary = task.result()
+            log.info("reindex of %s by %s: %s", collection, interaction.user.id, summary)
+            summaries.append(render_summary(summary, title=title))
+        await self._report(interaction, limit_content("\n\n".join(summaries)))
 
     @app_commands.command(name="ingest", description="Add article files and reindex (admins).")
     @app_commands.describe(
@@ -201,7 +219,8 @@ class AdminCog(commands.Cog):
         too_big: list[SkippedFile],
     ) -> None:
         """Save and index the files, then say what was added and what was skipped, and why."""
-        report = await self.engine.ingest(files) if files else IngestReport()
+        collection = server_collection(interaction.guild_id or 0)
+        report = await self.engine.ingest(files, collection=collection) if files else IngestReport()
         report.rejected[:0] = too_big
         log.info("ingest by %s: saved %s", interaction.user.id, report.saved)
         await self._report(interaction, render_ingest(report))

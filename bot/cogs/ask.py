@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import refusal
+from bot.access import refusal, server_collection
 from bot.client import CitebotBot
 from bot.rendering import NO_PINGS
 from bot.views import answer_message
@@ -50,6 +50,7 @@ class AskCog(commands.Cog):
             question,
             asker=interaction.user.id,
             asked_at=interaction.created_at,
+            collection=server_collection(interaction.guild_id or 0),
             private=private,
         )
         await interaction.followup.send(

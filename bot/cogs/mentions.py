@@ -8,7 +8,7 @@ import re
 import discord
 from discord.ext import commands
 
-from bot.access import answers_in
+from bot.access import answers_in, server_collection
 from bot.client import CitebotBot
 from bot.rendering import NO_PINGS, explain, retry_text
 from bot.views import answer_message
@@ -49,7 +49,11 @@ class MentionsCog(commands.Cog):
         try:
             async with message.channel.typing():
                 embeds, view = await answer_message(
-                    self.engine, question, asker=message.author.id, asked_at=message.created_at
+                    self.engine,
+                    question,
+                    asker=message.author.id,
+                    asked_at=message.created_at,
+                    collection=server_collection(message.guild.id),
                 )
         except CitebotError as error:
             await self._reply(message, explain(error))

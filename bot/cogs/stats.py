@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import refusal
+from bot.access import refusal, server_collection
 from bot.client import CitebotBot
 from bot.rendering import NO_PINGS, render_stats
+from retrieval.errors import NotIndexedError
+from retrieval.index.collection import SHARED
 
 
 class StatsCog(commands.Cog):
@@ -34,8 +38,17 @@ class StatsCog(commands.Cog):
             )
             return
         await interaction.response.defer()
-        info = await self.engine.stats()
-        await interaction.followup.send(render_stats(info), allowed_mentions=NO_PINGS)
+        own = server_collection(interaction.guild_id or 0)
+        shown = [(own, "This server's articles")]
+        if self.engine.settings.include_shared:
+            shown.append((SHARED, "Shared articles"))
+        found = []
+        for collection, label in shown:
+            with contextlib.suppress(NotIndexedError):
+                found.append((label, await self.engine.stats(collection)))
+        if not found:
+            raise NotIndexedError("nothing is indexed yet")
+        await interaction.followup.send(render_stats(found), allowed_mentions=NO_PINGS)
 
 
 async def setup(bot: CitebotBot) -> None:

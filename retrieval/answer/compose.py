@@ -50,8 +50,9 @@ RELEVANT = 0.5
 """Reader relevance probability from which a passage counts as about the question."""
 CONFLICT_CONFIDENCE = 0.5
 """Reader span confidence from which a source's figure is listed when sources disagree."""
-READER_SHARE = 0.5
-"""Share of the reader's evidence in the "found" confidence; the rest is retrieval's."""
+READER_SHARE = 0.7
+"""Share of the reader's evidence in the "found" confidence; the rest is retrieval's
+(chosen on the tuning sets, bench/RESULTS.md)."""
 COVERAGE_CONFIDENCE = 0.5
 """Weight of question-term coverage in the retrieval evidence."""
 
@@ -71,12 +72,19 @@ class Candidate:
         lexical: BM25 score scaled so the question's best passage has 1 (0 when BM25
             did not return it).
         excluded: boilerplate stretches of the passage text, never quoted as the answer.
+        collection: the collection it was found in.
     """
 
     record: PassageRecord
     similarity: float
     lexical: float = 0.0
     excluded: tuple[tuple[int, int], ...] = ()
+    collection: str = "shared"
+
+    @property
+    def article(self) -> tuple[str, int]:
+        """Its article, told apart across collections."""
+        return self.collection, self.record.article_id
 
 
 @dataclass(frozen=True)
@@ -141,9 +149,7 @@ def rerank(
     """The read passages first, by the reader's answer evidence plus the retrieval score
     (newer reports of one story first on near ties), then the others in retrieval order
     (scored as if the reader had found no answer in them, so that scores compare)."""
-    scored = [
-        replace(item, reading=reading) for item, reading in zip(read, readings, strict=True)
-    ]
+    scored = [replace(item, reading=reading) for item, reading in zip(read, readings, strict=True)]
     scored = [
         replace(item, score=item.answer_evidence + RETRIEVAL_WEIGHT * item.retrieval)
         for item in scored
@@ -257,10 +263,10 @@ def _conflicting_figures(shown: Sequence[Ranked]) -> tuple[FigureReport, ...]:
     """One figure per relevant source (its reader's best span, when it is a figure the
     reader is sure of), newest first, when the sources do not all agree."""
     reports: list[tuple[FigureReport, float]] = []
-    seen: set[int] = set()
+    seen: set[tuple[str, int]] = set()
     for index, item in enumerate(shown):
         span = item.reading.best if item.reading else None
-        article = item.candidate.record.article_id
+        article = item.candidate.article
         sure = span is not None and span.probability >= CONFLICT_CONFIDENCE
         if span is None or not sure or article in seen or item.relevance < RELEVANT:
             continue
@@ -282,11 +288,11 @@ def _diverse(ranked: list[Ranked], top_k: int, max_per_article: int) -> list[Ran
     the other articles' passages are clearly worse (see :data:`DIVERSITY_MARGIN`)."""
     shown: list[Ranked] = []
     deferred: list[Ranked] = []
-    per_article: dict[int, int] = {}
+    per_article: dict[tuple[str, int], int] = {}
     for item in ranked:
         if len(shown) == top_k:
             break
-        article = item.candidate.record.article_id
+        article = item.candidate.article
         if per_article.get(article, 0) >= max_per_article:
             deferred.append(item)
             continue
@@ -309,6 +315,7 @@ def _scored_passage(item: Ranked) -> ScoredPassage:
         record.end,
         item.score,
         record.citation,
+        item.candidate.collection,
     )
 
 

@@ -43,7 +43,10 @@ DATED_CANDIDATES = 100
 
 
 class SearchIndex(Protocol):
-    """One loaded index generation: what a question is answered from."""
+    """One collection's loaded index version: what a question is answered from."""
+
+    @property
+    def name(self) -> str: ...
 
     @property
     def vectors(self) -> VectorIndex: ...
@@ -105,33 +108,47 @@ class AskPipeline:
         self.thresholds = thresholds
 
     def answer(
-        self, index: SearchIndex, question: str, query: np.ndarray, top_k: int, asked_at: datetime
+        self,
+        indexes: Sequence[SearchIndex],
+        question: str,
+        query: np.ndarray,
+        top_k: int,
+        asked_at: datetime,
     ) -> Answer:
-        """Every stage, for a question whose vector is ``query``."""
-        retrieved = self.retrieve(index, question, query, asked_at)
+        """Every stage, for a question whose vector is ``query``, over ``indexes``."""
+        retrieved = self.retrieve(indexes, question, query, asked_at)
         read = self.read(question, retrieved)
         return self.compose(question, retrieved, read, top_k)
 
     def retrieve(
-        self, index: SearchIndex, question: str, query: np.ndarray, asked_at: datetime
+        self,
+        indexes: Sequence[SearchIndex],
+        question: str,
+        query: np.ndarray,
+        asked_at: datetime,
     ) -> Retrieved:
-        """The candidate pool, ranked by the retrieval score, in the question's time window."""
+        """The candidate pool of every index, ranked together by the retrieval score, in
+        the question's time window."""
         depth = DATED_CANDIDATES if time_window(question, asked_at) else CANDIDATES
-        pool = self._pool(index, question, query, depth)
-        records = index.store.passages_now(pool)
-        candidates = [
-            Candidate(records[pid], float(records[pid].vector @ query), lexical)
-            for pid, lexical in pool.items()
-            if pid in records
-        ]
+        candidates: list[Candidate] = []
+        for index in indexes:
+            pool = self._pool(index, question, query, depth)
+            records = index.store.passages_now(pool)
+            candidates += [
+                Candidate(records[pid], float(records[pid].vector @ query), lexical, (), index.name)
+                for pid, lexical in pool.items()
+                if pid in records
+            ]
         retrieved = self.rank(question, candidates, asked_at)
-        if not index.boilerplate:
-            return retrieved
+        keys = {index.name: index.boilerplate for index in indexes}
         # only the passages that can be quoted from: the ones read (or the first)
         quotable = max(1, self.reader_depth if self.reader else 1)
         for position, item in enumerate(retrieved.ranked[:quotable]):
+            boilerplate = keys.get(item.candidate.collection)
+            if not boilerplate:
+                continue
             record = item.candidate.record
-            excluded = boilerplate_ranges(record.text, record.citation.publisher, index.boilerplate)
+            excluded = boilerplate_ranges(record.text, record.citation.publisher, boilerplate)
             retrieved.ranked[position] = replace(
                 item, candidate=replace(item.candidate, excluded=excluded)
             )

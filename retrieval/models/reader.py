@@ -20,6 +20,7 @@ import bisect
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from retrieval.models import onnx_build
 from retrieval.text.sentences import sentence_spans
@@ -49,8 +51,8 @@ SPANS_KEPT = 3
 PHRASE_COVER = 0.9
 """The bold phrase holds the best spans until their probability adds up to this: a
 phrase the reader is that sure holds the answer, a few words longer than its single best
-guess (see bench/RESULTS.md: on SQuAD validation, 6 words against 2 for the answers)."""
-MAX_PHRASE_TOKENS = 20
+guess (see bench/RESULTS.md), and never longer than a span may be."""
+MAX_PHRASE_TOKENS = MAX_SPAN_TOKENS
 PHRASE_CANDIDATES = 64
 """Best-scoring spans considered for the phrase."""
 
@@ -69,6 +71,11 @@ BUILD_SETTINGS: dict[str, Any] = {
 """What shapes the cached ONNX file besides the weights (the encoder's recipe)."""
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+_FIGURE_END = re.compile(r"\d%?$")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_STOP_WORDS = frozenset(STOPWORDS_EN_PLUS)
+_NEXT_WORD = re.compile(r"[ \t]+([a-z][a-z-]*)\b")
 OUTPUTS = ("start", "end", "relevance")
 
 
@@ -133,6 +140,7 @@ class EncodedPair:
         offsets: per token, (start, end) in the passage text, or None outside it.
         sentence: per token, the index of its passage sentence, -1 outside the passage.
         word_start, word_end: per token, whether a span may start / end there.
+        text: the passage text.
     """
 
     ids: list[int]
@@ -141,6 +149,7 @@ class EncodedPair:
     sentence: np.ndarray
     word_start: np.ndarray
     word_end: np.ndarray
+    text: str
 
     def token_span(self, start: int, end: int) -> tuple[int, int] | None:
         """The (first, last) tokens covering characters [start, end), or None if cut off."""
@@ -211,6 +220,7 @@ def _located(encoding: Encoding, passage: ReaderPassage, prefix: int) -> Encoded
         sentence,
         inside & (word != previous),
         inside & (word != following),
+        passage.text,
     )
 
 
@@ -277,7 +287,26 @@ def _phrase(pair: EncodedPair, candidates: list[tuple[int, int, float, float]]) 
             continue
         first, last = widened
         covered += probability
-    return _span(pair, first, last, score, min(1.0, covered))
+    return _with_what_it_counts(pair.text, _span(pair, first, last, score, min(1.0, covered)))
+
+
+def _with_what_it_counts(text: str, phrase: Span) -> Span:
+    """A phrase ending in a figure takes the one or two lower-case words right after it
+    that are not English stop words (bm25s's longer list: "87" -> "87 people", "2,300"
+    -> "2,300 properties", not "87 from"): a figure
+    is read with what it counts. A bare year, a capitalised word (a name, a month) or
+    punctuation ends the phrase where it is."""
+    if not _FIGURE_END.search(text, phrase.start, phrase.end) or _YEAR.fullmatch(
+        text, phrase.start, phrase.end
+    ):
+        return phrase
+    end = phrase.end
+    for _ in range(2):
+        word = _NEXT_WORD.match(text, end)
+        if word is None or word.group(1) in _STOP_WORDS:
+            break
+        end = word.end()
+    return replace(phrase, end=end)
 
 
 def _span(pair: EncodedPair, first: int, last: int, score: float, probability: float) -> Span:
@@ -361,6 +390,7 @@ def _build(model_dir: Path, weights: Path, target: Path) -> None:
     from retrieval.models.reader_network import ReaderNetwork
 
     transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()  # the unused pooler is not news
     network = ReaderNetwork.load(model_dir, weights)
 
     def build(fp32: Path, int8: Path) -> None:

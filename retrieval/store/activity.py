@@ -59,12 +59,14 @@ CREATE TABLE IF NOT EXISTS answers (
     shown TEXT,
     k INTEGER NOT NULL,
     asked_at TEXT NOT NULL,
-    private INTEGER NOT NULL
+    private INTEGER NOT NULL,
+    collection TEXT NOT NULL DEFAULT 'shared'
 );
 """
 _ADDED_COLUMNS = (
     ("feedback", "answer_id", "TEXT"),
     ("questions", "private", "INTEGER NOT NULL DEFAULT 0"),
+    ("answers", "collection", "TEXT NOT NULL DEFAULT 'shared'"),
 )
 """Columns that databases made before answers were kept lack."""
 _ONE_VOTE = "CREATE UNIQUE INDEX IF NOT EXISTS one_vote ON feedback(answer_id, user_key)"
@@ -88,6 +90,7 @@ class KeptAnswer:
         k: the passages asked for.
         asked_at: when it was asked (dated questions are answered as of then).
         yours: whether the reader looking it up asked it.
+        collection: the collection it was asked of.
     """
 
     id: str
@@ -96,6 +99,7 @@ class KeptAnswer:
     asked_at: datetime
     private: bool
     yours: bool
+    collection: str = "shared"
 
 
 def install_secret(path: Path) -> bytes:
@@ -212,6 +216,7 @@ class ActivityLog:
         asked_at: datetime,
         *,
         private: bool = False,
+        collection: str = "shared",
     ) -> str:
         """Keep what rebuilds an answer given to ``user``, and the text shown; its new id.
 
@@ -221,8 +226,8 @@ class ActivityLog:
         await self._purge_if_due()
         answer_id = secrets.token_urlsafe(12)
         await self._db.execute(
-            "INSERT INTO answers(id, created_at, user_key, question, shown, k, asked_at, private)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO answers(id, created_at, user_key, question, shown, k, asked_at, private,"
+            " collection) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 answer_id,
                 self._clock().isoformat(),
@@ -232,6 +237,7 @@ class ActivityLog:
                 k,
                 asked_at.isoformat(),
                 int(private),
+                collection,
             ),
         )
         await self._db.commit()
@@ -242,13 +248,14 @@ class ActivityLog:
     async def kept_answer(self, answer_id: str, reader: str) -> KeptAnswer | None:
         """The answer ``answer_id`` as ``reader`` finds it, or None if it is not kept."""
         async with self._db.execute(
-            "SELECT user_key, question, k, asked_at, private FROM answers WHERE id = ?",
+            "SELECT user_key, question, k, asked_at, private, collection FROM answers"
+            " WHERE id = ?",
             (answer_id,),
         ) as cursor:
             row = await cursor.fetchone()
         if row is None:
             return None
-        user_key, question, k, asked_at, private = row
+        user_key, question, k, asked_at, private, collection = row
         if private:
             question = self._private.get(answer_id)
         return KeptAnswer(
@@ -258,6 +265,7 @@ class ActivityLog:
             datetime.fromisoformat(asked_at),
             bool(private),
             hmac.compare_digest(user_key, self.user_key(reader)),
+            collection,
         )
 
     async def record_vote(self, user: str, answer_id: str, vote: int) -> VoteOutcome:

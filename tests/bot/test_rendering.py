@@ -474,11 +474,13 @@ def test_progress_and_stats_and_retry_texts() -> None:
     assert render_progress("embedding", 30, 120) == "Reindexing… embedding: 30/120 (25%)"
     assert render_progress("scanning", 0, 0) == "Reindexing… scanning"
     built = datetime(2024, 11, 2, 9, 30, tzinfo=UTC)
-    stats = render_stats(IndexStats(16, 73, "all-MiniLM-L6-v2", 384, "flat", built))
-    assert "**Articles:** 16" in stats and "**Passages:** 73" in stats
+    shared = IndexStats(16, 73, "all-MiniLM-L6-v2", 384, "flat", built)
+    stats = render_stats([("This server's articles", shared), ("Shared articles", shared)])
+    assert "**This server's articles:** 16 articles, 73 passages" in stats
+    assert "**Shared articles:** 16 articles" in stats
     assert "all-MiniLM-L6-v2" in stats
     assert f"<t:{int(built.timestamp())}:f>" in stats
-    assert "unknown" in render_stats(IndexStats(0, 0, "m", 8, "flat", None))
+    assert "unknown" in render_stats([("Shared articles", IndexStats(0, 0, "m", 8, "flat", None))])
     now = datetime(2024, 1, 1, tzinfo=UTC)
     assert retry_text(3.6, now) == (
         f"You are asking too fast: try again in 4 s (<t:{int(now.timestamp()) + 3}:R>)."

@@ -222,8 +222,7 @@ async def test_stats(world: World) -> None:
         world.guild, world.general, world.member(), "stats"
     )
     reply = await interaction.wait_for_response()
-    assert re.search(r"\*\*Articles:\*\* \d+", reply.content)
-    assert re.search(r"\*\*Passages:\*\* \d+", reply.content)
+    assert re.search(r"\*\*Shared articles:\*\* \d+ articles, \d+ passages", reply.content)
     assert "**Model:** hashing-64 (64 dimensions)" in reply.content
     assert re.search(r"\*\*Last rebuilt:\*\* <t:\d+:f> \(<t:\d+:R>\)", reply.content)
 
@@ -238,7 +237,7 @@ async def test_reindex_is_refused_to_a_plain_member(world: World) -> None:
     refusal = await interaction.wait_for_response()
     assert refusal.ephemeral
     assert refusal.content == "Sorry, only server managers and the bot's admin roles can do that."
-    assert not world.engine.reindexing
+    assert not await world.engine.reindexing()
 
 
 async def test_reindex_shows_progress_then_the_summary(world: World) -> None:

@@ -124,7 +124,7 @@ async def test_buttons_work_after_a_restart(tmp_path: Path) -> None:
             )
             return await interaction.wait_for_response(timeout=15)
 
-        engine = await Engine.open(settings, HashingEmbedder(), ScriptedReader({"31": 0.9}))
+        engine = await Engine.open(settings, HashingEmbedder(), ScriptedReader({"31": 0.99}))
         try:
             await engine.reindex()
             bot = CitebotBot(engine)
@@ -142,7 +142,7 @@ async def test_buttons_work_after_a_restart(tmp_path: Path) -> None:
             b["custom_id"] for m in (public, private) for b in m.buttons if "url" not in b
         ]
         assert custom_ids and all(len(custom_id) <= 100 for custom_id in custom_ids)
-        engine = await Engine.open(settings, HashingEmbedder(), ScriptedReader({"31": 0.9}))
+        engine = await Engine.open(settings, HashingEmbedder(), ScriptedReader({"31": 0.99}))
         bot = CitebotBot(engine)
         try:
             async with server.running(bot):

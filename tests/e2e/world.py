@@ -127,7 +127,7 @@ async def world(
             ingest_max_bytes=20_000,
         )
         embedder = HashingEmbedder(max_tokens=512)
-        engine = await Engine.open(settings, embedder, ScriptedReader({"31": 0.9}))
+        engine = await Engine.open(settings, embedder, ScriptedReader({"31": 0.99}))
         await engine.reindex()
         bot = CitebotBot(engine, progress_interval=0.2)
         async with server.running(bot):

@@ -36,11 +36,7 @@ REUTERS_NAME = "reuters21578.articles.jsonl"
 def articles_file() -> Path | None:
     """The Reuters articles: $CITEBOT_BENCH_ARTICLES, else ../shared/eval beside the repo."""
     configured = os.environ.get(ARTICLES_ENV)
-    path = (
-        Path(configured)
-        if configured
-        else SHARED_EVAL / REUTERS_NAME
-    )
+    path = Path(configured) if configured else SHARED_EVAL / REUTERS_NAME
     return path if path.is_file() else None
 
 

@@ -2,10 +2,9 @@
 
 * **SQuAD** (the dev half in ../shared, CC BY-SA 4.0), training part only: each article
   is split into passages exactly as the engine splits articles (same tokenizer, same
-  size); each question is paired with a passage holding an answer (every occurrence of
-  an answer string marked) and with the passages that the engine's retrieval (BM25 and
-  the sentence encoder, fused by rank) ranks highest over all training articles but that
-  hold no answer ("no answer here"), the way the reader meets them when answering.
+  size), each question paired with the passages holding an answer (positives, every
+  occurrence of an answer string marked) and with the passages of its own article that
+  BM25 ranks highest but that hold no answer (hard negatives: "no answer here").
 * **Reuters cloze** (Reuters-21578, free for research use): a sentence holding a figure,
   a date or a name becomes a question with that phrase replaced by a question word
   ("Shares rose how much on Monday?"); the phrase is the answer. The same question
@@ -33,8 +32,8 @@ from retrieval.text.sentences import sentence_spans
 PASSAGE_TOKENS = 128
 """As the engine's default ``passage_tokens``: the reader trains on what it will read."""
 POSITIVES = 2
-NEGATIVES = 4
-"""Passages with an answer (when there are two: passages overlap by a sentence) and
+HARD_NEGATIVES = 2
+"""Passages with an answer (two when there are: passages overlap by a sentence) and
 without one read with each SQuAD question."""
 CANDIDATES = 30
 """Passages each retriever gives before fusion, as in the engine."""
@@ -48,9 +47,6 @@ class Example:
     passage: ReaderPassage
     answers: tuple[tuple[int, int], ...]
     origin: str
-    group: int | None = None
-    """Examples of one question read against several passages share a group: the
-    reader learns to rank the passage with the answer first among them."""
 
 
 @dataclass(frozen=True)
@@ -84,7 +80,7 @@ def occurrences(passage: str, answers: Iterable[str]) -> tuple[tuple[int, int], 
 
 class PassageRetriever:
     """The engine's kind of retrieval over a fixed set of passages: BM25 and the sentence
-    encoder, fused by reciprocal rank."""
+    encoder, fused by reciprocal rank (to validate on what the engine would read)."""
 
     def __init__(self, passages: dict[str, list[ReaderPassage]], embedder: Embedder) -> None:
         self.pool = [(article, p) for article, items in passages.items() for p in items]
@@ -108,32 +104,31 @@ class PassageRetriever:
 
 def squad_examples(
     questions: Sequence[Question],
-    retriever: PassageRetriever,
+    passages: dict[str, list[ReaderPassage]],
     rng: random.Random,
     *,
-    negatives: int = NEGATIVES,
+    hard_negatives: int = HARD_NEGATIVES,
 ) -> list[Example]:
-    """For each question, up to two passages holding an answer and the ``negatives``
-    passages retrieval ranks highest without one (see the module doc), as one group: the reader
-    learns to rank what retrieval gives it."""
-    pool = retriever.pool
+    """Positives and same-article hard negatives for each question (see the module doc)."""
+    indexes = {
+        article: LexicalIndex.build(
+            np.arange(len(items), dtype=np.int64), [f"{p.title}\n{p.text}" for p in items]
+        )
+        for article, items in passages.items()
+    }
     examples: list[Example] = []
-    rankings = retriever.ranked([q.text for q in questions])
-    for number, (question, ranked) in enumerate(zip(questions, rankings, strict=True)):
-        gold = {
-            i: spans
-            for i, (article, p) in enumerate(pool)
-            if article == question.article_id and (spans := occurrences(p.text, question.answers))
-        }
+    for question in questions:
+        items = passages[question.article_id]
+        gold = {i: occurrences(p.text, question.answers) for i, p in enumerate(items)}
+        gold = {i: spans for i, spans in gold.items() if spans}
         if not gold:
             continue  # the answer is cut by a passage boundary
-        wrong = [i for i in ranked if not occurrences(pool[i][1].text, question.answers)]
-        for positive in rng.sample(sorted(gold), min(POSITIVES, len(gold))):
-            examples.append(
-                Example(question.text, pool[positive][1], gold[positive], "squad", number)
-            )
-        for index in wrong[:negatives]:
-            examples.append(Example(question.text, pool[index][1], (), "squad", number))
+        for index in rng.sample(sorted(gold), min(POSITIVES, len(gold))):
+            examples.append(Example(question.text, items[index], gold[index], "squad"))
+        _, ranked = indexes[question.article_id].search(question.text, len(items))
+        wrong = [int(i) for i in ranked if int(i) not in gold][:hard_negatives]
+        for index in wrong:
+            examples.append(Example(question.text, items[index], (), "squad"))
     return examples
 
 

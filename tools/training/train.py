@@ -61,9 +61,8 @@ class TrainConfig:
     cloze_articles: int = 12_000
     cloze_per_article: int = 1
     squad_epochs: int = 3
-    negatives: int = 4
+    hard_negatives: int = 2
     batch_size: int = 16
-    """Sequences per step (SQuAD batches hold whole questions: 1 + negatives each)."""
     body_lr: float = 1.5e-4
     head_lr: float = 1e-3
     warmup: float = 0.1
@@ -91,7 +90,6 @@ class Tensorized:
     starts: list[int]
     ends: list[int]
     relevant: bool
-    group: int | None = None
 
 
 def tensorize(encoder: PairEncoder, example: Example) -> Tensorized:
@@ -100,8 +98,8 @@ def tensorize(encoder: PairEncoder, example: Example) -> Tensorized:
     spans = [pair.token_span(a, b) for a, b in example.answers]
     kept = [span for span in spans if span is not None and _decodable(pair, *span)]
     if not kept:
-        return Tensorized(pair, [0], [0], False, example.group)
-    return Tensorized(pair, [a for a, _ in kept], [b for _, b in kept], True, example.group)
+        return Tensorized(pair, [0], [0], False)
+    return Tensorized(pair, [a for a, _ in kept], [b for _, b in kept], True)
 
 
 def _decodable(pair: EncodedPair, first: int, last: int) -> bool:
@@ -114,34 +112,16 @@ def _decodable(pair: EncodedPair, first: int, last: int) -> bool:
 
 
 def batches(items: Sequence[Tensorized], size: int, rng: random.Random) -> list[list[Tensorized]]:
-    """Shuffled batches of about ``size`` sequences in a shuffled order: whole groups
-    together (one question and its passages), ungrouped items of similar lengths."""
-    grouped: dict[int, list[Tensorized]] = {}
-    loose: list[Tensorized] = []
-    for item in items:
-        if item.group is None:
-            loose.append(item)
-        else:
-            grouped.setdefault(item.group, []).append(item)
-    made: list[list[Tensorized]] = []
-    groups = list(grouped.values())
-    rng.shuffle(groups)
-    current: list[Tensorized] = []
-    for group in groups:
-        if current and len(current) + len(group) > size:
-            made.append(current)
-            current = []
-        current = current + group
-    if current:
-        made.append(current)
-    order = list(range(len(loose)))
+    """Shuffled batches of similar lengths (little padding), in a shuffled order."""
+    order = list(range(len(items)))
     rng.shuffle(order)
     chunk = size * 50
+    grouped: list[list[Tensorized]] = []
     for begin in range(0, len(order), chunk):
-        window = sorted(order[begin : begin + chunk], key=lambda i: len(loose[i].pair.ids))
-        made += [[loose[i] for i in window[j : j + size]] for j in range(0, len(window), size)]
-    rng.shuffle(made)
-    return made
+        window = sorted(order[begin : begin + chunk], key=lambda i: len(items[i].pair.ids))
+        grouped += [[items[i] for i in window[j : j + size]] for j in range(0, len(window), size)]
+    rng.shuffle(grouped)
+    return grouped
 
 
 def _allowed(pairs: Sequence[EncodedPair], length: int, which: str) -> torch.Tensor:
@@ -175,22 +155,10 @@ def loss_of(network: ReaderNetwork, batch: Sequence[Tensorized]) -> torch.Tensor
         start, end, relevance = network(**inputs)
     span = _marginal_nll(start, _allowed(pairs, length, "start"), [b.starts for b in batch])
     span = span + _marginal_nll(end, _allowed(pairs, length, "end"), [b.ends for b in batch])
-    scores = relevance.float()
     target = torch.tensor([float(b.relevant) for b in batch])
-    loss = span / 2 + torch.nn.functional.binary_cross_entropy_with_logits(scores, target)
-    return loss + _listwise(scores, batch)
-
-
-def _listwise(scores: torch.Tensor, batch: Sequence[Tensorized]) -> torch.Tensor:
-    """Softmax cross-entropy of each question's passages: the one with the answer first."""
-    losses = []
-    for group in {b.group for b in batch if b.group is not None}:
-        rows = [i for i, b in enumerate(batch) if b.group == group]
-        gold = [j for j, i in enumerate(rows) if batch[i].relevant]
-        if len(rows) > 1 and gold:
-            chosen = scores[rows]
-            losses.append(torch.logsumexp(chosen, 0) - torch.logsumexp(chosen[gold], 0))
-    return torch.stack(losses).mean() if losses else scores.new_zeros(())
+    return span / 2 + torch.nn.functional.binary_cross_entropy_with_logits(
+        relevance.float(), target
+    )
 
 
 def _optimizer(network: ReaderNetwork, config: TrainConfig) -> torch.optim.Optimizer:
@@ -354,10 +322,7 @@ def train(
     encoder = PairEncoder(model_dir)
 
     train_questions, held_questions, passages = squad_data(sources, counter)
-    # SQuAD's whole half is the corpus, as when the engine answers: the training
-    # articles' passages are every question's distractors
-    retriever = PassageRetriever(passages, OnnxEmbedder(model_dir, encoder_cache))
-    squad = squad_examples(train_questions, retriever, rng, negatives=config.negatives)
+    squad = squad_examples(train_questions, passages, rng, hard_negatives=config.hard_negatives)
     cloze: list[Example] = []
     if sources.reuters_articles is not None and config.cloze_articles > 0:
         pool = [
@@ -385,6 +350,9 @@ def train(
     trained_s = time.perf_counter() - started
 
     step("validating", 0, 1, 0.0)
+    # validated on what the engine would read: SQuAD's whole half is the corpus, the
+    # training articles' passages every question's distractors
+    retriever = PassageRetriever(passages, OnnxEmbedder(model_dir, encoder_cache))
     figures = validate(network, encoder, held_questions, retriever)
     step("validating", 1, 1, 0.0)
     report: dict[str, Any] = {
