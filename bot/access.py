@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 
 import discord
 
-from bot.rendering import retry_text
+from bot.rendering import NO_PINGS, retry_text
+
+log = logging.getLogger(__name__)
 
 NOT_HERE = "I do not answer questions in this channel."
+REFUSAL = "Sorry, only server managers and the bot's admin roles can do that."
 
 
 def home_channel_id(channel: object) -> int | None:
@@ -85,6 +89,33 @@ def refusal(
         return NOT_HERE
     retry = limit.retry_after(user_id)
     return None if retry is None else retry_text(retry, now)
+
+
+def is_admin(
+    permissions: discord.Permissions, role_ids: Iterable[int], admin_roles: Collection[int]
+) -> bool:
+    """Manage Server (or Administrator), or a role whose id is in the settings' admin_roles.
+
+    Ids, not names: anyone allowed to make a role could give it an admin role's name.
+    """
+    if permissions.manage_guild or permissions.administrator:
+        return True
+    return any(role_id in admin_roles for role_id in role_ids)
+
+
+async def admin_or_refuse(interaction: discord.Interaction, admin_roles: Collection[int]) -> bool:
+    """Check, in the command itself, that the user is an admin; refuse politely if not.
+
+    ``default_permissions`` only hides a command in Discord's client; it is no check.
+    """
+    user = interaction.user
+    roles = [role.id for role in user.roles] if isinstance(user, discord.Member) else []
+    if is_admin(interaction.permissions, roles, admin_roles):
+        return True
+    name = interaction.command.name if interaction.command else "?"
+    log.info("refused /%s to user %s", name, user.id)
+    await interaction.response.send_message(REFUSAL, ephemeral=True, allowed_mentions=NO_PINGS)
+    return False
 
 
 def server_collection(guild_id: int) -> str:

@@ -18,7 +18,13 @@ from retrieval.errors import CitebotError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.cogs.ask", "bot.cogs.mentions", "bot.cogs.admin", "bot.cogs.stats")
+EXTENSIONS = (
+    "bot.cogs.ask",
+    "bot.cogs.mentions",
+    "bot.cogs.admin",
+    "bot.cogs.feeds",
+    "bot.cogs.stats",
+)
 
 
 class CitebotTree(app_commands.CommandTree):

@@ -16,6 +16,8 @@ from urllib.parse import quote
 import discord
 
 from retrieval.errors import CitebotError, EngineBusyError, IndexBusyError, NotIndexedError
+from retrieval.feeds.refresh import RefreshReport
+from retrieval.feeds.registry import FeedRecord
 from retrieval.types import (
     SKIPPED_LISTED,
     Answer,
@@ -139,8 +141,7 @@ def safe_url(url: str | None, limit: int = EMBED_URL_MAX) -> str | None:
 
 def citation_details(citation: Citation) -> str:
     """'publisher, author, 2 Nov 2019', leaving out what is unknown."""
-    parts = (citation.publisher, citation.author, citation.published_day)
-    return ", ".join(part for part in parts if part)
+    return ", ".join(citation.details)
 
 
 def citation_text(
@@ -370,6 +371,48 @@ def render_ingest(report: IngestReport) -> str:
     if report.summary is not None:
         lines.append(render_summary(report.summary, title="Index updated."))
     return limit_content("\n".join(lines))
+
+
+def render_refresh(report: RefreshReport, title: str = "Feeds refreshed.") -> str:
+    """A feed refresh: counts, the stories added and updated, then the failures by feed
+    and URL (the first ``SKIPPED_LISTED`` of each, then how many more)."""
+    lines = [
+        f"**{title}** Added {len(report.added)}, updated {len(report.updated)}, "
+        f"failed {len(report.failed)}."
+    ]
+    for label, titles in (("Added", report.added), ("Updated", report.updated)):
+        lines += [f"• {label}: {fit(t, 200)}" for t in titles[:SKIPPED_LISTED]]
+        if len(titles) > SKIPPED_LISTED:
+            lines.append(f"• … and {len(titles) - SKIPPED_LISTED:,} more")
+    for failure in report.failed[:SKIPPED_LISTED]:
+        where = code_text(failure.url, 300)
+        if failure.url != failure.feed:
+            where += f" (feed {code_text(failure.feed, 300)})"
+        lines.append(f"• Failed {where}: {fit(failure.reason, 300)}")
+    if len(report.failed) > SKIPPED_LISTED:
+        lines.append(f"• … and {len(report.failed) - SKIPPED_LISTED:,} more failures")
+    return limit_content("\n".join(lines))
+
+
+def render_feeds(feeds: Sequence[FeedRecord]) -> str:
+    """The feeds a server follows, a line each, with the outcome of the last poll."""
+    if not feeds:
+        return "This server follows no feeds yet: an admin can add one with /feeds add."
+    lines = ["**Feeds followed:**"]
+    for feed in feeds:
+        state = f"failed: {fit(feed.error, 200)}" if feed.error else "ok"
+        polled = timestamp(feed.polled_at) if feed.polled_at else "not polled yet"
+        title = f" {fit(feed.title, 100)}" if feed.title else ""
+        lines.append(
+            f"• {code_text(feed.url, 300)}{title}: {feed.items} stories, {polled}, {state}"
+        )
+    return limit_content("\n".join(lines))
+
+
+def code_text(text: str, limit: int) -> str:
+    """``text`` as inline code (a URL stays whole, unescaped and unembedded), cut to ``limit``."""
+    plain = text.replace("`", "'")
+    return f"`{shorten(plain, limit - 2)}`"
 
 
 def _skipped_lines(skipped: Sequence[SkippedFile], more: int = 0) -> list[str]:

@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from retrieval.answer.cache import LruCache
 from retrieval.answer.compose import Thresholds
@@ -23,9 +24,13 @@ from retrieval.answer.pipeline import AskPipeline
 from retrieval.errors import (
     CitebotError,
     EngineBusyError,
+    IndexBusyError,
     NotIndexedError,
     SettingsError,
 )
+from retrieval.feeds.fetcher import Fetcher, FetchPolicy
+from retrieval.feeds.refresh import FetchError, RefreshReport, fetch_link, poll_feeds
+from retrieval.feeds.registry import FeedRecord, FeedRegistry
 from retrieval.index.collection import SHARED, CollectionIndex, Served, check_name
 from retrieval.index.datafolder import DataFolder
 from retrieval.index.indexer import Progress
@@ -36,7 +41,7 @@ from retrieval.models.encoders import make_embedder
 from retrieval.models.reader import OnnxReader, Reader
 from retrieval.settings import Settings
 from retrieval.store.activity import ActivityLog, KeptAnswer, VoteOutcome
-from retrieval.types import Answer, IndexStats, IndexSummary, IngestReport
+from retrieval.types import Answer, Article, IndexStats, IndexSummary, IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,10 @@ class Engine:
         self._answers: LruCache[Answer] = LruCache(ANSWER_CACHE_SIZE)
         self._slots = asyncio.Semaphore(settings.ask_concurrency)
         self._in_flight = 0
+        self._registries: dict[str, FeedRegistry] = {}
+        self._refreshing: dict[str, asyncio.Lock] = {}
+        self.fetch_policy = FetchPolicy(allow_private=settings.fetch_allow_private)
+        """How feeds and links are fetched (tests shorten its waits)."""
 
     @classmethod
     async def open(
@@ -111,6 +120,9 @@ class Engine:
         for collection in list(self._collections.values()):
             await collection.close()
         self._collections.clear()
+        for registry in self._registries.values():
+            await registry.close()
+        self._registries.clear()
         if self._activity is not None:
             await self._activity.close()
             self._activity = None
@@ -340,6 +352,110 @@ class Engine:
         """
         return await (await self.collection(collection)).stats()
 
+    async def feeds(self, collection: str = SHARED) -> list[FeedRecord]:
+        """The feeds ``collection`` follows, as their last poll left them."""
+        return await (await self._registry(collection)).feeds()
+
+    async def add_feed(
+        self, url: str, *, collection: str = SHARED, report_channel: int | None = None
+    ) -> bool:
+        """Follow the feed at ``url`` (polled from the next refresh on); False when it was
+        followed already.
+
+        Args:
+            report_channel: the Discord channel this collection's refresh reports go to.
+
+        Raises:
+            FetchError: not an http or https URL.
+        """
+        _check_web_url(url)
+        registry = await self._registry(collection)
+        if report_channel is not None:
+            await registry.set_report_channel(report_channel)
+        return await registry.add(url)
+
+    async def remove_feed(self, url: str, *, collection: str = SHARED) -> bool:
+        """Stop following ``url``; its stories stay indexed. False when it was not followed."""
+        return await (await self._registry(collection)).remove(url)
+
+    async def report_channel(self, collection: str = SHARED) -> int | None:
+        """Where ``collection``'s refresh reports go on Discord, if anywhere."""
+        own = await (await self._registry(collection)).report_channel()
+        return own if own is not None or collection != SHARED else self.settings.feed_report_channel
+
+    async def refresh_feeds(
+        self, *, collection: str = SHARED, only: str | None = None
+    ) -> RefreshReport:
+        """Poll ``collection``'s feeds (or only the one at ``only``), save what is new or
+        edited, and reindex the collection incrementally so it is answerable at once.
+
+        One refresh of a collection runs at a time; a second waits. It also waits for a
+        reindex running in this process; when another process holds the index, the saved
+        stories are indexed by the next refresh (or by that reindex). Cancelled midway,
+        nothing is lost: stories saved but not yet indexed are indexed next time.
+        """
+        index = await self.collection(collection)
+        registry = await self._registry(collection)
+        async with self._refreshing.setdefault(collection, asyncio.Lock()):
+            async with Fetcher(self.fetch_policy) as fetcher:
+                report = await poll_feeds(registry, fetcher, index.articles, only)
+            if report.saved or await registry.pending_reindex():
+                try:
+                    async with index.exclusive(wait=True):
+                        report.summary = await index.reindex_now(None)
+                    await registry.set_pending_reindex(False)
+                except IndexBusyError:
+                    log.info(
+                        "%s: index busy elsewhere; new stories are indexed next time", collection
+                    )
+        return report
+
+    async def refresh_all_feeds(self) -> dict[str, RefreshReport]:
+        """Refresh every collection that follows feeds; a failing one never stops the rest."""
+        reports: dict[str, RefreshReport] = {}
+        for name in self.collection_names():
+            if not await self.feeds(name):
+                continue
+            try:
+                reports[name] = await self.refresh_feeds(collection=name)
+            except CitebotError as error:
+                log.warning("refreshing the feeds of %s failed: %s", name, error)
+        return reports
+
+    async def follow_feeds(
+        self, on_report: Callable[[str, RefreshReport], Awaitable[None]]
+    ) -> None:
+        """Refresh every collection's feeds every ``feed_refresh_minutes`` until cancelled,
+        handing each collection's report to ``on_report`` (the bot posts it)."""
+        while True:
+            await asyncio.sleep(self.settings.feed_refresh_minutes * 60)
+            try:
+                for name, report in (await self.refresh_all_feeds()).items():
+                    await on_report(name, report)
+            except Exception:  # the schedule must outlive any one refresh
+                log.exception("a scheduled feed refresh failed")
+
+    async def add_link(self, url: str, *, collection: str = SHARED) -> tuple[Article, IndexSummary]:
+        """Fetch the page at ``url``, keep it as an article of ``collection`` and index it.
+
+        Raises:
+            FetchError: not an http(s) URL, the page could not be fetched or has no text.
+            IndexBusyError: a reindex of the collection is running.
+        """
+        _check_web_url(url)
+        index = await self.collection(collection)
+        async with index.exclusive():
+            async with Fetcher(self.fetch_policy) as fetcher:
+                article = await fetch_link(fetcher, url, index.articles)
+            return article, await index.reindex_now(None)
+
+    async def _registry(self, collection: str) -> FeedRegistry:
+        found = self._registries.get(collection)
+        if found is None:
+            index = await self.collection(collection)
+            found = self._registries[collection] = await FeedRegistry.open(index.data.root)
+        return found
+
     async def follow_published(self) -> bool:
         """Serve versions other processes (``citebot index``) published, in every open
         collection; True when one changed."""
@@ -356,6 +472,13 @@ class Engine:
                 await self.follow_published()
             except CitebotError as error:
                 log.warning("could not load a newly published index: %s", error)
+
+
+def _check_web_url(url: str) -> None:
+    """Raises FetchError unless ``url`` is an absolute http or https URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError(url, "only http and https links can be followed")
 
 
 def default_embedder(settings: Settings, data: DataFolder) -> Embedder:

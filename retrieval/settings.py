@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     ingest_extensions: list[str] = Field(
         default_factory=lambda: [".txt", ".md", ".jsonl", ".html", ".htm"]
     )
+    feed_refresh_minutes: float = Field(15.0, ge=0.01, le=1440.0)
+    feed_report_channel: int | None = None
+    fetch_allow_private: bool = False
 
     @field_validator("ingest_extensions")
     @classmethod
@@ -116,9 +119,7 @@ def load_settings(**overrides: object) -> Settings:
         first = error.errors()[0]
         name = ".".join(str(part) for part in first["loc"]) or "settings"
         env_name = f"{ENV_PREFIX}{name.split('.')[0].upper()}"
-        raise SettingsError(
-            f"setting {name!r} ({env_name} or {source}): {first['msg']}"
-        ) from None
+        raise SettingsError(f"setting {name!r} ({env_name} or {source}): {first['msg']}") from None
     except ValueError as error:  # e.g. TOML syntax, or a CITEBOT_ list that is not JSON
         raise SettingsError(f"settings: {error}") from None
     base = found.resolve().parent.parent if found is not None else Path.cwd()

@@ -24,6 +24,8 @@ class Article:
             passage offsets point into this string.
         publisher, author, url: None when the file does not say.
         published_at: timezone-aware publication time, or None when unknown.
+        summary_only: the text is a feed's summary of the story, not the story (its page
+            could not be fetched); citations say so.
     """
 
     source: str
@@ -33,6 +35,7 @@ class Article:
     author: str | None = None
     url: str | None = None
     published_at: datetime | None = None
+    summary_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,22 @@ class Citation:
     author: str | None
     published_at: datetime | None
     url: str | None
+    summary_only: bool = False
+    """Quoted from a feed's summary of the story, not from the story itself."""
 
     @property
     def published_day(self) -> str | None:
         """'2 Nov 2019', or None when the date is unknown."""
         when = self.published_at
         return None if when is None else f"{when.day} {when.strftime('%b %Y')}"
+
+    @property
+    def details(self) -> list[str]:
+        """['publisher', 'author', '2 Nov 2019', 'feed summary'], leaving out what is unknown."""
+        parts = [self.publisher, self.author, self.published_day]
+        if self.summary_only:
+            parts.append("feed summary")
+        return [part for part in parts if part]
 
 
 @dataclass(frozen=True)

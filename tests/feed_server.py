@@ -13,8 +13,10 @@ A path with no route answers 404 (so robots.txt is missing unless routed).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Self
@@ -149,3 +151,21 @@ class FeedServer:
             self._in_flight -= 1
             if not self._in_flight:
                 self._settled.set()
+
+
+@contextlib.contextmanager
+def feed_server_thread() -> Iterator[FeedServer]:
+    """A :class:`FeedServer` answering from its own thread and event loop, for code under
+    test that runs its own loop (the CLI). Routes may be set from the calling thread."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = FeedServer()
+    asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result(timeout=10)
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()

@@ -45,7 +45,9 @@ def test_ask_before_index_is_one_line_error(tmp_path: Path) -> None:
     environment = {"CITEBOT_DATA_DIR": str(tmp_path / "data")}
     code, _, err = invoke(environment, "ask", "anything?")
     assert code == 1
-    assert err.strip().splitlines() == ["citebot: nothing is indexed yet: run `citebot index` first"]
+    assert err.strip().splitlines() == [
+        "citebot: nothing is indexed yet: run `citebot index` first"
+    ]
 
 
 def test_index_summary_names_skipped_files(indexed: tuple[dict[str, str], str]) -> None:
@@ -78,6 +80,7 @@ def test_ask_json_for_scripts(environment: dict[str, str]) -> None:
         "author": "Ines Okafor",
         "published_at": "2024-12-03T00:00:00+00:00",
         "url": "https://harbourgazette.example/tram-strike",
+        "summary_only": False,
     }
 
 
@@ -86,7 +89,9 @@ def test_ask_prints_answer_quotes_and_citations(environment: dict[str, str]) -> 
     code, out, _ = invoke(environment, "ask", "Who discovered the comet?")
     assert code == 0
     assert "[1] “" in out
-    assert "[1] Retired teacher discovers comet from her back garden in Fenwick — The Meridian" in out
+    assert (
+        "[1] Retired teacher discovers comet from her back garden in Fenwick — The Meridian" in out
+    )
 
 
 def test_stats(environment: dict[str, str]) -> None:

@@ -25,7 +25,7 @@ from retrieval.index.collection import SHARED
 from retrieval.settings import Settings, load_settings
 from retrieval.types import Answer, Mode
 from tools.datasets import Split
-from tools.render_text import answer_to_json, summary_lines
+from tools.render_text import answer_to_json, feed_lines, refresh_lines, summary_lines
 
 T = TypeVar("T")
 
@@ -35,6 +35,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+feeds_app = typer.Typer(
+    help="Follow RSS and Atom feeds: each refresh indexes what is new or edited.",
+    no_args_is_help=True,
+)
+app.add_typer(feeds_app, name="feeds")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -122,12 +127,87 @@ def index(
     allow_removal: Annotated[
         bool, typer.Option(help="Go ahead although more than half the articles would go.")
     ] = False,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Fetch the web page at this URL and index it as an article."),
+    ] = None,
 ) -> None:
     """Index the collection incrementally and print a summary."""
 
     async def work(settings: Settings) -> None:
         async with await Engine.open(settings) as engine:
-            await _index(engine, path, rebuild, allow_removal, context.obj)
+            if url is None:
+                await _index(engine, path, rebuild, allow_removal, context.obj)
+                return
+            article, summary = await engine.add_link(url, collection=context.obj)
+            out.print(f"added: {escape(article.title)}")
+            for line in summary_lines(summary):
+                out.print(escape(line))
+
+    run(work)
+
+
+async def _print_refresh(engine: Engine, collection: str, only: str | None = None) -> None:
+    report = await engine.refresh_feeds(collection=collection, only=only)
+    for line in refresh_lines(report):
+        out.print(escape(line))
+    if report.summary is not None:
+        for line in summary_lines(report.summary):
+            out.print(escape(line))
+
+
+@feeds_app.command("add")
+def feeds_add(
+    context: typer.Context,
+    url: Annotated[str, typer.Argument(help="The feed's URL (RSS or Atom).")],
+) -> None:
+    """Follow a feed, and index its stories now."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            if not await engine.add_feed(url, collection=context.obj):
+                out.print("already followed; refreshing it")
+            await _print_refresh(engine, context.obj, only=url)
+
+    run(work)
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    context: typer.Context,
+    url: Annotated[str, typer.Argument(help="The feed's URL, as `citebot feeds list` shows it.")],
+) -> None:
+    """Stop following a feed; its stories stay indexed."""
+
+    async def work(settings: Settings) -> bool:
+        async with await Engine.open(settings) as engine:
+            return await engine.remove_feed(url, collection=context.obj)
+
+    if not run(work):
+        err.print(f"citebot: {escape(url)} is not followed (see `citebot feeds list`)")
+        raise typer.Exit(1)
+    out.print(f"no longer following {escape(url)}; its stories stay indexed")
+
+
+@feeds_app.command("list")
+def feeds_list(context: typer.Context) -> None:
+    """The feeds followed, with the last poll of each."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            for line in feed_lines(await engine.feeds(context.obj)):
+                out.print(escape(line))
+
+    run(work)
+
+
+@feeds_app.command("refresh")
+def feeds_refresh(context: typer.Context) -> None:
+    """Poll every feed now and index what is new or edited."""
+
+    async def work(settings: Settings) -> None:
+        async with await Engine.open(settings) as engine:
+            await _print_refresh(engine, context.obj)
 
     run(work)
 

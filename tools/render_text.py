@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from retrieval.feeds.refresh import RefreshReport
+from retrieval.feeds.registry import FeedRecord
 from retrieval.types import SKIPPED_LISTED, Answer, Citation, IndexSummary
 
 
 def citation_line(citation: Citation) -> str:
     """'Title — publisher, author, 2 Nov 2019 <url>', leaving out what is unknown."""
-    details = [
-        part for part in (citation.publisher, citation.author, citation.published_day) if part
-    ]
+    details = citation.details
     line = citation.title
     if details:
         line += " — " + ", ".join(details)
@@ -27,6 +27,7 @@ def citation_to_json(citation: Citation) -> dict[str, Any]:
         "author": citation.author,
         "published_at": citation.published_at.isoformat() if citation.published_at else None,
         "url": citation.url,
+        "summary_only": citation.summary_only,
     }
 
 
@@ -86,4 +87,39 @@ def summary_lines(summary: IndexSummary) -> list[str]:
     lines += [f"skipped {item.source}: {item.reason}" for item in listed]
     if summary.skipped_total > len(listed):
         lines.append(f"… and {summary.skipped_total - len(listed):,} more")
+    return lines
+
+
+def refresh_lines(report: RefreshReport) -> list[str]:
+    """A feed refresh, a line each: counts, the stories added and updated, the failures
+    (by feed and URL; at most ``SKIPPED_LISTED``, then how many more)."""
+    lines = [
+        f"added {len(report.added)}, updated {len(report.updated)}, "
+        f"failed {len(report.failed)}, kept once {report.duplicates}, "
+        f"unchanged feeds {report.unchanged}"
+    ]
+    lines += [f"added: {title}" for title in report.added[:SKIPPED_LISTED]]
+    lines += [f"updated: {title}" for title in report.updated[:SKIPPED_LISTED]]
+    listed = report.failed[:SKIPPED_LISTED]
+    lines += [
+        f"failed {failure.url}"
+        + ("" if failure.url == failure.feed else f" (feed {failure.feed})")
+        + f": {failure.reason}"
+        for failure in listed
+    ]
+    if len(report.failed) > len(listed):
+        lines.append(f"… and {len(report.failed) - len(listed):,} more failures")
+    return lines
+
+
+def feed_lines(feeds: list[FeedRecord]) -> list[str]:
+    """The followed feeds, a line each: URL, title, stories kept, and the last poll."""
+    if not feeds:
+        return ["no feeds followed"]
+    lines = []
+    for feed in feeds:
+        polled = feed.polled_at.strftime("%Y-%m-%d %H:%M UTC") if feed.polled_at else "never"
+        state = f"failed: {feed.error}" if feed.error else "ok"
+        title = f" ({feed.title})" if feed.title else ""
+        lines.append(f"{feed.url}{title}: {feed.items} stories, polled {polled}, {state}")
     return lines

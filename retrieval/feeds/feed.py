@@ -192,5 +192,6 @@ def summary_article(item: FeedItem, source: str) -> FeedArticle:
         author=item.author,
         url=item.link,
         published_at=item.published,
+        summary_only=True,
     )
     return FeedArticle(article, summary_only=True)

@@ -149,13 +149,17 @@ class CollectionIndex:
         return self._served is not None
 
     @contextlib.asynccontextmanager
-    async def exclusive(self) -> AsyncIterator[None]:
+    async def exclusive(self, *, wait: bool = False) -> AsyncIterator[None]:
         """Hold this process's reindex lock (saving uploads under it, say).
 
+        Args:
+            wait: wait for a running reindex to end instead of refusing (feed refreshes,
+                which nobody is watching).
+
         Raises:
-            IndexBusyError: a reindex of this collection is running here.
+            IndexBusyError: a reindex of this collection is running here (and not ``wait``).
         """
-        if self._reindexing.locked():
+        if self._reindexing.locked() and not wait:
             raise IndexBusyError("a reindex is already running")
         async with self._reindexing:
             yield

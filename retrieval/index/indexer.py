@@ -64,6 +64,8 @@ def content_hash(article: Article) -> str:
         article.url,
         article.published_at.isoformat() if article.published_at else None,
     ]
+    if article.summary_only:  # only then, so the hashes of other articles stay as they were
+        fields.append("summary only")
     return hashlib.sha256(json.dumps(fields).encode()).hexdigest()
 
 

@@ -19,9 +19,10 @@ STORE_FILE = "store.sqlite"
 VECTORS_FILE = "vectors.faiss"
 LEXICAL_FOLDER = "lexical"
 
-FORMAT = 2
-"""The layout of a generation: 2 added the sentence keys that find boilerplate. An index
-of another format is refused with the command that rebuilds it."""
+FORMAT = 3
+"""The layout of a generation: 2 added the sentence keys that find boilerplate, 3 the
+articles' summary_only flag. An index of another format is refused with the command that
+rebuilds it."""
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ def parse_jsonl(text: str, source: str) -> tuple[list[Article], SkipReport]:
             author=clean_field(_field(record, "author")),
             url=clean_field(_field(record, "url")),
             published_at=parse_date(_field(record, "published_at"), where),
+            summary_only=record.get("summary_only") is True,
         )
         if key in kept:
             earlier, earlier_given, _ = kept.pop(key)

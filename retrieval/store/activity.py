@@ -248,8 +248,7 @@ class ActivityLog:
     async def kept_answer(self, answer_id: str, reader: str) -> KeptAnswer | None:
         """The answer ``answer_id`` as ``reader`` finds it, or None if it is not kept."""
         async with self._db.execute(
-            "SELECT user_key, question, k, asked_at, private, collection FROM answers"
-            " WHERE id = ?",
+            "SELECT user_key, question, k, asked_at, private, collection FROM answers WHERE id = ?",
             (answer_id,),
         ) as cursor:
             row = await cursor.fetchone()

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS articles (
     publisher TEXT,
     author TEXT,
     published_at TEXT,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    summary_only INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY,
@@ -85,9 +86,7 @@ class PassageRecord:
 class Store:
     """One SQLite file; open with :meth:`open`, close with :meth:`close`."""
 
-    def __init__(
-        self, connection: aiosqlite.Connection, readers: list[sqlite3.Connection]
-    ) -> None:
+    def __init__(self, connection: aiosqlite.Connection, readers: list[sqlite3.Connection]) -> None:
         self._db = connection
         self._all_readers = readers
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -154,7 +153,7 @@ class Store:
         """Insert an article with its passages and vectors; returns the new passage ids."""
         cursor = await self._db.execute(
             "INSERT INTO articles(source, content_hash, text_hash, url, title, publisher, author,"
-            " published_at, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published_at, text, summary_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.source,
                 content_hash,
@@ -165,6 +164,7 @@ class Store:
                 article.author,
                 article.published_at.isoformat() if article.published_at else None,
                 article.text,
+                int(article.summary_only),
             ),
         )
         article_id = cursor.lastrowid
@@ -265,14 +265,14 @@ def _passages_query(count: int) -> str:
     marks = ",".join("?" * count)
     return (
         "SELECT p.id, p.article_id, p.start, p.end, a.text, a.title, a.publisher,"
-        " a.author, a.published_at, a.url, p.vector, p.ordinal FROM passages p"
+        " a.author, a.published_at, a.url, p.vector, p.ordinal, a.summary_only FROM passages p"
         f" JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})"
     )
 
 
 def _passage_record(row: Any) -> PassageRecord:
     published = datetime.fromisoformat(row[8]) if row[8] else None
-    citation = Citation(row[5], row[6], row[7], published, row[9])
+    citation = Citation(row[5], row[6], row[7], published, row[9], bool(row[12]))
     vector = np.frombuffer(row[10], dtype=np.float32)
     return PassageRecord(row[0], row[1], row[11], row[2], row[3], row[4], citation, vector)
 

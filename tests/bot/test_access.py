@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from bot.access import NOT_HERE, RateLimit, answers_in, home_channel_id, refusal
-from bot.cogs.admin import is_admin
+from bot.access import NOT_HERE, RateLimit, answers_in, home_channel_id, is_admin, refusal
 from bot.cogs.mentions import question_text
 
 

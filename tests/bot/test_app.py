@@ -59,6 +59,7 @@ async def test_a_failing_extension_does_not_stop_the_others(
         assert "could not load bot.cogs.does_not_exist" in caplog.text
         assert sorted(c.name for c in bot.tree.get_commands()) == [
             "ask",
+            "feeds",
             "ingest",
             "reindex",
             "stats",

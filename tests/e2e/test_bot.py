@@ -47,19 +47,22 @@ from tests.fakes import HashingEmbedder
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
+
 async def test_commands_are_registered(world: World) -> None:
-    """/ask, /reindex, /ingest and /stats are synced; the admin ones hint Manage Server."""
+    """/ask, /reindex, /ingest, /feeds and /stats are synced; the admin ones hint Manage
+    Server."""
     commands = {c["name"]: c for c in world.server.commands}
-    assert sorted(commands) == ["ask", "ingest", "reindex", "stats"]
+    assert sorted(commands) == ["ask", "feeds", "ingest", "reindex", "stats"]
     manage_guild = str(int(Permission.MANAGE_GUILD))
-    assert str(commands["reindex"]["default_member_permissions"]) == manage_guild
-    assert str(commands["ingest"]["default_member_permissions"]) == manage_guild
+    for admin in ("reindex", "ingest", "feeds"):
+        assert str(commands[admin]["default_member_permissions"]) == manage_guild
+    assert [o["name"] for o in commands["feeds"]["options"]] == ["add", "remove", "list"]
     ask_options = {o["name"]: o for o in commands["ask"]["options"]}
     assert ask_options["question"]["required"] and ask_options["private"]["type"] == 5
     files = [
         (o["name"], o["type"], o.get("required", False)) for o in commands["ingest"]["options"]
     ]
-    assert files == [("file1", 11, True)] + [(f"file{n}", 11, False) for n in range(2, 6)]
+    assert files == [("url", 3, False)] + [(f"file{n}", 11, False) for n in range(1, 6)]
     assert world.server.identify is not None
     assert world.server.identify["intents"] & (1 << 15)  # MESSAGE_CONTENT
 

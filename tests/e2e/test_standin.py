@@ -33,9 +33,9 @@ from tests.e2e.world import INTERACTION_DEADLINE
 pytestmark = pytest.mark.e2e
 
 
-
 SLOW = INTERACTION_DEADLINE + 0.1
 """How long /slow thinks before answering: just past the window to acknowledge."""
+
 
 class AgainView(discord.ui.View):
     """One button that rewrites the message it is on (callback type 7)."""

@@ -71,7 +71,9 @@ def test_plans_and_targets() -> None:
     quick, full = Plan.of(True), Plan.of(False)
     assert min(quick.latency_sizes) >= 10_000
     assert max(full.latency_sizes) == 100_000 and 1_000_000 in full.index_sizes
-    assert {"ask_p50_ms", "ask_p50_ms_no_reader", "startup_s", "reindex_unchanged_s"} <= set(TARGETS)
+    assert {"ask_p50_ms", "ask_p50_ms_no_reader", "startup_s", "reindex_unchanged_s"} <= set(
+        TARGETS
+    )
 
 
 def test_machine_and_percentiles() -> None:

@@ -43,7 +43,11 @@ def _batch(folder: Path, round_number: int) -> None:
         for number in range(ARTICLES_PER_ROUND):
             paragraphs = rng.sample(texts, 3)
             title = f"Round {round_number} report {number}"
-            line = {"id": f"r{round_number}-{number}", "title": title, "text": "\n".join(paragraphs)}
+            line = {
+                "id": f"r{round_number}-{number}",
+                "title": title,
+                "text": "\n".join(paragraphs),
+            }
             out.write(json.dumps(line) + "\n")
 
 

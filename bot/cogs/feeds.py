@@ -1,0 +1,124 @@
+"""/feeds add, remove and list (admins), and the reports of the scheduled refresh.
+
+The engine polls every collection's feeds every ``feed_refresh_minutes`` and indexes what
+is new or edited. A refresh that added or updated stories, or whose failures changed, is
+reported to the collection's report channel (the one its last /feeds add ran in).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.access import server_collection
+from bot.client import CitebotBot
+from bot.cogs.background import AdminWork
+from bot.rendering import NO_PINGS, code_text, explain, render_feeds, render_refresh
+from retrieval.errors import CitebotError
+from retrieval.feeds.refresh import RefreshReport
+
+log = logging.getLogger(__name__)
+
+
+class FeedsCog(AdminWork):
+    """Feeds a server follows, and their scheduled refresh."""
+
+    feeds = app_commands.Group(
+        name="feeds",
+        description="News feeds this server follows (admins).",
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+    def __init__(self, bot: CitebotBot) -> None:
+        super().__init__(bot)
+        self._reported: dict[str, frozenset[tuple[str, str]]] = {}
+        """The failures last reported per collection, so a feed that stays down is
+        reported once, not at every refresh."""
+        self._follower: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        self._follower = asyncio.create_task(self.engine.follow_feeds(self._post))
+
+    async def cog_unload(self) -> None:
+        """Stop the schedule (a refresh cut short is completed by the next one)."""
+        if self._follower is not None:
+            self._follower.cancel()
+        await super().cog_unload()
+
+    @feeds.command(name="add", description="Follow an RSS or Atom feed (admins).")
+    @app_commands.describe(url="The feed's address (RSS or Atom).")
+    async def add(
+        self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        if not await self._allowed(interaction):
+            return
+        collection = server_collection(interaction.guild_id or 0)
+        try:
+            await self.engine.add_feed(
+                url, collection=collection, report_channel=interaction.channel_id
+            )
+        except CitebotError as error:
+            await interaction.response.send_message(
+                explain(error), ephemeral=True, allowed_mentions=NO_PINGS
+            )
+            return
+        await interaction.response.defer(ephemeral=True)
+        log.info("feed added to %s by %s", collection, interaction.user.id)
+        self._in_background(interaction, self._first_refresh(interaction, collection, url))
+
+    async def _first_refresh(
+        self, interaction: discord.Interaction, collection: str, url: str
+    ) -> None:
+        """Poll the new feed at once, so the admin sees whether it works."""
+        report = await self.engine.refresh_feeds(collection=collection, only=url)
+        title = f"Following {code_text(url, 300)}."
+        await self._report(interaction, render_refresh(report, title=title))
+
+    @feeds.command(name="remove", description="Stop following a feed; its stories stay.")
+    @app_commands.describe(url="The feed's address, as /feeds list shows it.")
+    async def remove(
+        self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000]
+    ) -> None:
+        if not await self._allowed(interaction):
+            return
+        collection = server_collection(interaction.guild_id or 0)
+        if await self.engine.remove_feed(url, collection=collection):
+            text = f"No longer following {code_text(url, 300)}; its stories stay indexed."
+        else:
+            text = f"This server does not follow {code_text(url, 300)} (see /feeds list)."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    @feeds.command(name="list", description="The feeds this server follows (admins).")
+    async def list_feeds(self, interaction: discord.Interaction) -> None:
+        if not await self._allowed(interaction):
+            return
+        collection = server_collection(interaction.guild_id or 0)
+        text = render_feeds(await self.engine.feeds(collection))
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def _post(self, collection: str, report: RefreshReport) -> None:
+        """The refresh's summary in the collection's report channel, when there is news."""
+        failures = frozenset((failure.url, failure.reason) for failure in report.failed)
+        if not report.saved and failures == self._reported.get(collection, frozenset()):
+            return
+        self._reported[collection] = failures
+        channel_id = await self.engine.report_channel(collection)
+        if channel_id is None:
+            log.info(
+                "feed refresh of %s: %d added, no report channel", collection, len(report.added)
+            )
+            return
+        try:
+            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+            if isinstance(channel, discord.abc.Messageable):
+                await channel.send(render_refresh(report), allowed_mentions=NO_PINGS)
+        except discord.HTTPException as error:
+            log.warning("could not post the feed report of %s: %s", collection, error)
+
+
+async def setup(bot: CitebotBot) -> None:
+    await bot.add_cog(FeedsCog(bot))
