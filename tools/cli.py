@@ -351,11 +351,14 @@ def calibrate(
 def bench(
     quick: Annotated[bool, typer.Option(help="Smaller sizes, for a first look.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    feeds_only: Annotated[
+        bool, typer.Option("--feeds-only", help="Only the live-collection figures (~4 min).")
+    ] = False,
 ) -> None:
     """Benchmark indexing and answering on this machine."""
     from tools.benchmark import bench_command
 
-    run(lambda settings: bench_command(settings, quick, as_json, out))
+    run(lambda settings: bench_command(settings, quick, as_json, out, feeds_only))
 
 
 @app.command("train-reader")

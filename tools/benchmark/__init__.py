@@ -4,7 +4,8 @@
 * :mod:`.corpus` — the Reuters index (embedded once, cached) grown to 10k/100k passages;
 * :mod:`.latency` — ask p50/p95/p99, one and 50 concurrent askers, q/s, cache hits, stages;
 * :mod:`.startup` / :mod:`.probe` — start-up to the first answer and peak RSS, fresh process;
-* :mod:`.index_scaling` — index-only latency, recall@10 and memory (bench/bench_index.py).
+* :mod:`.index_scaling` — index-only latency, recall@10 and memory (bench/bench_index.py);
+* :mod:`.feeds` — live collections: time to answerable, unchanged refresh CPU, memory.
 
 See bench/README.md for what each figure means.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +31,7 @@ from retrieval.models.encoders import make_embedder
 from retrieval.settings import Settings
 from retrieval.types import EncoderKind
 
-from . import corpus, index_scaling, latency, startup, throughput
+from . import corpus, feeds, index_scaling, latency, startup, throughput
 from .common import Reporter, articles_file, cache_root, machine, questions_from, read_articles
 
 __all__ = ["Plan", "bench_command", "run_benchmark"]
@@ -44,7 +47,11 @@ TARGETS = {
     "concurrent_qps_no_reader": (">=", 100.0),
     "reindex_unchanged_s": ("<=", 3.0),
     "startup_s": ("<=", 5.0),
+    "feed_answerable_s": ("<=", 90.0),
+    "feed_unchanged_refresh_cpu_s": ("<=", 1.0),
+    "collection_extra_mb": ("<=", 50.0),
 }
+FEED_TARGETS = ("feed_answerable_s", "feed_unchanged_refresh_cpu_s", "collection_extra_mb")
 
 
 @dataclass(frozen=True)
@@ -77,8 +84,11 @@ class Plan:
         )  # fmt: skip
 
 
-async def bench_command(settings: Settings, quick: bool, as_json: bool, out: Console) -> None:
-    """Run the benchmark and print a table (or one JSON object with ``as_json``)."""
+async def bench_command(
+    settings: Settings, quick: bool, as_json: bool, out: Console, feeds_only: bool = False
+) -> None:
+    """Run the benchmark and print a table (or one JSON object with ``as_json``);
+    ``feeds_only``: only the live-collection part."""
     articles = articles_file()
     if articles is None:
         Console(stderr=True).print(
@@ -88,11 +98,48 @@ async def bench_command(settings: Settings, quick: bool, as_json: bool, out: Con
         )
         return
     with Reporter() as reporter:
-        report = await run_benchmark(settings, Plan.of(quick), articles, reporter)
+        if feeds_only:
+            report: dict[str, Any] = {"mode": "feeds", "machine": machine()}
+            report |= await run_feeds_benchmark(settings, articles, reporter)
+            report["targets"] = _targets(report, FEED_TARGETS)
+            report["machine"]["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
+        else:
+            report = await run_benchmark(settings, Plan.of(quick), articles, reporter)
     if as_json:
         out.print_json(json.dumps(report))
+    elif feeds_only:
+        print_feeds(report, out)
     else:
         print_report(report, out)
+        print_feeds(report, out)
+
+
+async def run_feeds_benchmark(
+    settings: Settings, articles: Path, reporter: Reporter
+) -> dict[str, Any]:
+    """The live-collection figures (:mod:`.feeds`), in a fresh scratch folder."""
+    scratch = cache_root() / "feeds"
+    shutil.rmtree(scratch, ignore_errors=True)
+    fast = make_embedder(FAST_ENCODER, settings.model_path(), cache_root() / "encoders")
+    with reporter.step("live collections (~4 min)", total=4) as step:
+        figures = await feeds.measure(settings, fast, articles, scratch, step)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {
+        "feeds": figures,
+        "feed_answerable_s": figures["time_to_answerable"]["worst_s"],
+        "feed_unchanged_refresh_cpu_s": figures["unchanged_refresh"]["cpu_s"],
+        "collection_extra_mb": figures["memory"]["extra_collection_mb_max"],
+    }
+
+
+def _targets(report: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    found = {}
+    for name in names:
+        op, limit = TARGETS[name]
+        value = report[name]
+        met = value <= limit if op == "<=" else value >= limit
+        found[name] = {"target": f"{op} {limit:g}", "value": value, "met": met}
+    return found
 
 
 async def run_benchmark(
@@ -228,14 +275,11 @@ async def run_benchmark(
             plan.index_queries,
             plan.index_latency_queries,
         )
-    report["targets"] = {
-        name: {
-            "target": f"{op} {limit:g}",
-            "value": report[name],
-            "met": report[name] <= limit if op == "<=" else report[name] >= limit,
-        }
-        for name, (op, limit) in TARGETS.items()
-    }
+    partial.write_text(json.dumps(report), encoding="utf-8")
+
+    # 6. live collections: feeds on a schedule, an unchanged refresh, memory per collection
+    report |= await run_feeds_benchmark(settings, articles, reporter)
+    report["targets"] = _targets(report, TARGETS)
     report["machine"]["load_avg_1m_after"] = round(os.getloadavg()[0], 2)
     report["total_s"] = round(time.perf_counter() - started, 1)
     partial.write_text(json.dumps(report), encoding="utf-8")
@@ -360,5 +404,32 @@ def print_report(report: dict[str, Any], out: Console) -> None:
     table.caption = (
         f"ask figures at {report['ask_passages']:,} passages; start-up and RSS in a fresh "
         f"process at that size; reindex of {report['reindex']['articles']:,} unchanged articles"
+    )
+    out.print(table)
+
+
+def print_feeds(report: dict[str, Any], out: Console) -> None:
+    """The live-collection figures as a table."""
+    figures = report["feeds"]
+    answerable, refresh, memory = (
+        figures["time_to_answerable"],
+        figures["unchanged_refresh"],
+        figures["memory"],
+    )
+    table = Table(title="Live collections")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    table.add_row(
+        f"publication to answer, {answerable['schedule_minutes']:g}-min schedule (worst of "
+        f"{len(answerable['seconds'])}), s",
+        f"{answerable['worst_s']}",
+    )
+    table.add_row(
+        f"unchanged refresh of {refresh['feeds']} feeds, CPU s (wall s)",
+        f"{refresh['cpu_s']} ({refresh['wall_s']})",
+    )
+    table.add_row(
+        f"extra {memory['articles_per_collection']:,}-article collection, MB (each)",
+        ", ".join(f"{mb:g}" for mb in memory["extra_collection_mb"]),
     )
     out.print(table)

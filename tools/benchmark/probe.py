@@ -42,6 +42,14 @@ async def main(data_dir: Path, collection: Path, encoder: str, questions: list[s
     print(json.dumps({"peak_rss_mb": peak_rss_mb()}), flush=True)
 
 
+def current_rss_mb() -> float:
+    """This process's resident memory now (VmRSS, MB; Linux)."""
+    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (MB).
 
