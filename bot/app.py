@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Sequence
 
 import discord
 from dotenv import dotenv_values, find_dotenv
@@ -46,8 +47,16 @@ def load_token() -> str:
     return token
 
 
-async def start(settings: Settings) -> None:
+async def start(
+    settings: Settings,
+    *,
+    shard_count: int | None = None,
+    shard_ids: Sequence[int] | None = None,
+) -> None:
     """Open the engine, run the bot until a signal or a fatal error, then close both.
+
+    ``shard_count`` and ``shard_ids`` pick the shards this process runs (see
+    :class:`CitebotBot`); without them it runs all the shards Discord recommends.
 
     Raises:
         TokenError: the token is missing or Discord rejected it.
@@ -56,7 +65,7 @@ async def start(settings: Settings) -> None:
     token = load_token()
     engine = await Engine.open(settings)
     try:
-        await serve(CitebotBot(engine), token)
+        await serve(CitebotBot(engine, shard_count=shard_count, shard_ids=shard_ids), token)
     finally:
         await engine.close()
 

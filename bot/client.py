@@ -1,4 +1,4 @@
-"""The bot: intents, cogs loaded as extensions, slash commands synced, errors explained."""
+"""The bot: intents, shards, cogs loaded as extensions, slash commands synced, errors explained."""
 
 from __future__ import annotations
 
@@ -51,13 +51,19 @@ class CitebotTree(app_commands.CommandTree):
             log.warning("could not tell the user that /%s failed", interaction.command)
 
 
-class CitebotBot(commands.Bot):
+class CitebotBot(commands.AutoShardedBot):
     """citebot on Discord: answers /ask and mentions from ``engine``, plus admin commands.
+
+    Sharded: without ``shard_count`` the bot runs every shard Discord recommends (GET
+    /gateway/bot); with it, only ``shard_ids`` (all of them if None), so that several
+    processes can share the servers, each running its own shards.
 
     Args:
         engine: the open engine every cog calls.
         progress_interval: seconds between /reindex progress edits.
         extensions: the cogs to load (one failing to load does not stop the others).
+        shard_count: the total number of shards, over every process (None: Discord's).
+        shard_ids: the shards this process runs (needs ``shard_count``).
     """
 
     def __init__(
@@ -66,6 +72,8 @@ class CitebotBot(commands.Bot):
         *,
         progress_interval: float = 3.0,
         extensions: Sequence[str] = EXTENSIONS,
+        shard_count: int | None = None,
+        shard_ids: Sequence[int] | None = None,
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # the question text of a mention
@@ -75,6 +83,8 @@ class CitebotBot(commands.Bot):
             allowed_mentions=NO_PINGS,
             help_command=None,
             tree_cls=CitebotTree,
+            shard_count=shard_count,
+            shard_ids=None if shard_ids is None else list(shard_ids),
         )
         self.engine = engine
         self.progress_interval = progress_interval
@@ -111,4 +121,10 @@ class CitebotBot(commands.Bot):
         """No prefix commands: a mention is a question, answered by the mentions cog."""
 
     async def on_ready(self) -> None:
-        log.info("connected as %s to %d servers", self.user, len(self.guilds))
+        log.info(
+            "connected as %s to %d servers on shards %s of %s",
+            self.user,
+            len(self.guilds),
+            sorted(self.shards),
+            self.shard_count,
+        )

@@ -30,7 +30,7 @@ from retrieval.errors import (
 )
 from retrieval.feeds.fetcher import Fetcher, FetchPolicy
 from retrieval.feeds.refresh import FetchError, RefreshReport, fetch_link, poll_feeds
-from retrieval.feeds.registry import FeedRecord, FeedRegistry
+from retrieval.feeds.registry import REGISTRY_FILE, FeedRecord, FeedRegistry
 from retrieval.index.collection import SHARED, CollectionIndex, Served, check_name
 from retrieval.index.datafolder import DataFolder
 from retrieval.index.indexer import Progress
@@ -144,16 +144,24 @@ class Engine:
             return found
         async with self._opening:
             if name not in self._collections:
-                if name == SHARED:
-                    articles, data = self.settings.collection, self._data
-                else:
-                    folder = self.settings.data_dir / COLLECTIONS_FOLDER / check_name(name)
-                    articles, data = folder / "articles", DataFolder(folder / "index")
+                articles, data = self._folders(name)
+                if name != SHARED:
                     articles.mkdir(parents=True, exist_ok=True)
                 self._collections[name] = await CollectionIndex.open(
                     name, articles, data, self.embedder, self.settings.passage_tokens
                 )
             return self._collections[name]
+
+    def _folders(self, name: str) -> tuple[Path, DataFolder]:
+        """(articles folder, data folder) of the collection ``name``.
+
+        Raises:
+            SettingsError: the name is not a collection name.
+        """
+        if name == SHARED:
+            return self.settings.collection, self._data
+        folder = self.settings.data_dir / COLLECTIONS_FOLDER / check_name(name)
+        return folder / "articles", DataFolder(folder / "index")
 
     def collection_names(self) -> list[str]:
         """The shared collection and every named one on disk, shared first."""
@@ -414,6 +422,8 @@ class Engine:
         """Refresh every collection that follows feeds; a failing one never stops the rest."""
         reports: dict[str, RefreshReport] = {}
         for name in self.collection_names():
+            if not (self._folders(name)[1].root / REGISTRY_FILE).exists():
+                continue  # never followed a feed: not even opened
             if not await self.feeds(name):
                 continue
             try:
