@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import cast
 
 import discord
+import yarl
 from discord import app_commands
 from discord.ext import commands
 
@@ -84,7 +86,8 @@ class CitebotBot(commands.AutoShardedBot):
             help_command=None,
             tree_cls=CitebotTree,
             shard_count=shard_count,
-            shard_ids=None if shard_ids is None else list(shard_ids),
+            # None is discord.py's own default (every shard), though its type says list
+            shard_ids=cast(list[int], None if shard_ids is None else list(shard_ids)),
         )
         self.engine = engine
         self.progress_interval = progress_interval
@@ -99,6 +102,17 @@ class CitebotBot(commands.AutoShardedBot):
         await self.load_extensions()
         synced = await self.tree.sync()
         log.info("synced %d commands: %s", len(synced), ", ".join(c.name for c in synced))
+
+    async def launch_shard(
+        self, gateway: yarl.URL, shard_id: int, *, initial: bool = False
+    ) -> None:
+        """Connect one shard, unless the bot was closed meanwhile.
+
+        discord.py retries a shard that failed to connect every 5 s, forever, even once
+        the bot is closed: a SIGTERM while the shards connect would never end the process.
+        """
+        if not self.is_closed():
+            await super().launch_shard(gateway, shard_id, initial=initial)
 
     async def close(self) -> None:
         if self._watcher is not None:

@@ -6,6 +6,7 @@ Domain errors become a one-line message and exit code 1; invalid settings exit 2
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SAMPLE_QUESTION = "How many people were killed in the Astel valley floods?"
+SHARDS_HINT = "'--shards'"
 
 
 @app.callback()
@@ -434,15 +436,49 @@ def print_answer(answer: Answer) -> None:
         out.print(f"[{number}] {escape(citation_line(passage.citation))}")
 
 
+def shard_range(shards: str | None, shard_count: int | None) -> list[int] | None:
+    """The shard ids of ``--shards A-B`` (or ``--shards A``), checked against ``--shard-count``.
+
+    Raises:
+        typer.BadParameter: not a range, a shard outside [0, count), or no ``--shard-count``.
+    """
+    if shards is None:
+        return None
+    if shard_count is None:
+        raise typer.BadParameter("needs --shard-count too", param_hint=SHARDS_HINT)
+    first, _, last = shards.partition("-")
+    if not first.isdigit() or not (last or first).isdigit() or int(first) > int(last or first):
+        raise typer.BadParameter(f"{shards!r} is not a range like 0-3", param_hint=SHARDS_HINT)
+    low, high = int(first), int(last or first)
+    if high >= shard_count:
+        raise typer.BadParameter(
+            f"{shards} is outside 0-{shard_count - 1} (--shard-count {shard_count})",
+            param_hint=SHARDS_HINT,
+        )
+    return list(range(low, high + 1))
+
+
 @app.command("run")
-def run_bot() -> None:
+def run_bot(
+    shard_count: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="Total shards over every process (default: as many as Discord advises)."
+        ),
+    ] = None,
+    shards: Annotated[
+        str | None,
+        typer.Option(help="The shards this process runs, e.g. 0-3 (needs --shard-count)."),
+    ] = None,
+) -> None:
     """Start the Discord bot (token from DISCORD_TOKEN or a .env file)."""
     from bot.app import start
 
+    shard_ids = shard_range(shards, shard_count)
     # a server process says what it does: reindex summaries, versions served, refusals
     if logging.getLogger().level > logging.INFO:
         logging.getLogger().setLevel(logging.INFO)
-    run(start)
+    run(functools.partial(start, shard_count=shard_count, shard_ids=shard_ids))
 
 
 def main() -> None:

@@ -3,13 +3,15 @@
 See :class:`DiscordStandIn` (``server.py``) for the API tests use. Modules:
 
 - ``server``: the stand-in (world building, driving the bot, waiting, inspecting).
-- ``gateway``: the websocket protocol (HELLO/IDENTIFY/READY, heartbeats, zlib-stream).
+- ``gateway``: the websocket protocol (HELLO/IDENTIFY/READY, heartbeats, zlib-stream,
+  routing guilds to shards).
 - ``rest``: the REST routes discord.py calls, with auth, rate-limit headers and errors.
 - ``limits``: Discord's message/command limits and its "Invalid Form Body" errors.
 - ``slash``: typing slash-command options by the registered command.
 - ``records`` / ``payloads``: what is recorded, and the Discord objects with their JSON.
 """
 
+from .gateway import shard_of
 from .limits import EPHEMERAL, LOADING, FormErrors, validate_commands, validate_message
 from .payloads import (
     ALL_PERMISSIONS,
@@ -55,6 +57,7 @@ __all__ = [
     "StandInRole",
     "StandInUser",
     "discord_py_pointed_at",
+    "shard_of",
     "validate_commands",
     "validate_message",
 ]

@@ -54,7 +54,7 @@ class Driver:
     def commands(self) -> list[JSON]:
         raise NotImplementedError
 
-    def _require_connection(self) -> GatewayConnection:
+    def _require_connections(self, guild: StandInGuild) -> list[GatewayConnection]:
         raise NotImplementedError
 
     def find_channel(self, channel_id: int | str) -> tuple[StandInGuild, StandInChannel] | None:
@@ -76,7 +76,7 @@ class Driver:
     ) -> RecordedMessage:
         raise NotImplementedError
 
-    def publish(self, message: RecordedMessage) -> asyncio.Future[None] | None:
+    def publish(self, message: RecordedMessage) -> asyncio.Future[list[None]] | None:
         raise NotImplementedError
 
     async def invoke_slash(
@@ -90,7 +90,8 @@ class Driver:
         attachments: Mapping[str, tuple[str, bytes, str]] | None = None,
         locale: str = "en-US",
     ) -> StandInInteraction:
-        """Have ``member`` run ``/name`` in ``channel``: dispatch INTERACTION_CREATE (type 2).
+        """Have ``member`` run ``/name`` in ``channel``: dispatch INTERACTION_CREATE (type 2)
+        to the sessions of the guild's shard.
 
         ``name`` may include subcommands ("config set"). Option values are typed by the
         registered command (str, int, float, bool, or stand-in users/members, channels,
@@ -99,7 +100,7 @@ class Driver:
         Raises ValueError for options Discord's client would not let a user send, and
         PermissionError if the command's ``default_member_permissions`` hide it from the member.
         """
-        connection = self._require_connection()
+        connections = self._require_connections(guild)
         command = self._find_command(guild, name.split()[0])
         required = int(command.get("default_member_permissions") or 0)
         granted = guild.permissions_for(member)
@@ -112,7 +113,7 @@ class Driver:
             values[option_name] = self.add_attachment(filename, content, content_type)
         data = build_command_data(command, name, values, guild, member)
         return await self._dispatch_interaction(
-            connection, 2, name, data, guild, channel, member, locale=locale
+            connections, 2, name, data, guild, channel, member, locale=locale
         )
 
     async def click_button(
@@ -128,7 +129,6 @@ class Driver:
         ``target`` is the message, or an interaction whose messages are searched (newest
         first) for the button.
         """
-        connection = self._require_connection()
         if isinstance(target, RecordedMessage):
             candidates = [target]
         else:
@@ -155,7 +155,7 @@ class Driver:
             raise ValueError("only guild messages are supported")
         data = {"custom_id": custom_id, "component_type": component["type"]}
         return await self._dispatch_interaction(
-            connection,
+            self._require_connections(message.guild),
             3,
             custom_id,
             data,
@@ -183,10 +183,10 @@ class Driver:
         without MESSAGE_CONTENT its content/embeds/attachments are blanked unless the
         message mentions the bot.
         """
-        self._require_connection()
         found = self.find_channel(channel.id)
         if found is None:
             raise ValueError(f"unknown channel {channel.id}")
+        self._require_connections(found[0])
         body: JSON = {"content": content}
         message = self.build_message(channel, member.user, body, [], referenced=reference)
         message.attachments = list(attachments)
@@ -203,7 +203,7 @@ class Driver:
 
     async def _dispatch_interaction(
         self,
-        connection: GatewayConnection,
+        connections: list[GatewayConnection],
         kind: int,
         name: str,
         data: JSON,
@@ -254,7 +254,7 @@ class Driver:
         )
         self.interactions[interaction_id] = interaction
         self.interactions_by_token[token] = interaction
-        await connection.dispatch("INTERACTION_CREATE", payload)
+        await asyncio.gather(*(c.dispatch("INTERACTION_CREATE", payload) for c in connections))
         return interaction
 
     def _find_command(self, guild: StandInGuild, name: str) -> JSON:

@@ -6,6 +6,13 @@ IDENTIFYs (op 2) and gets READY then one GUILD_CREATE per guild; heartbeats (op 
 ACKed (op 11). With ``zlib-stream`` every server frame goes through ONE zlib compressor
 per connection and is flushed with Z_SYNC_FLUSH, so each binary frame ends in
 ``00 00 ff ff``. Close codes are Discord's (4004 bad token, 4014 disallowed intents, ...).
+
+Sharding (https://discord.com/developers/docs/events/gateway#sharding): an IDENTIFY may
+carry ``shard: [shard_id, num_shards]``; the connection then gets the events of the guilds
+with ``(guild_id >> 22) % num_shards == shard_id`` (without it: every guild, as shard
+[0, 1]), and events without a guild go to shard 0 only. A shard outside [0, num_shards)
+is closed with 4010, a session that would hold too many guilds (Discord: 2500) with 4011.
+Several sessions may identify with the same shard, as Discord allows: each gets its events.
 """
 
 from __future__ import annotations
@@ -39,6 +46,8 @@ CLOSE_DECODE_ERROR = 4002
 CLOSE_NOT_AUTHENTICATED = 4003
 CLOSE_AUTHENTICATION_FAILED = 4004
 CLOSE_ALREADY_AUTHENTICATED = 4005
+CLOSE_INVALID_SHARD = 4010
+CLOSE_SHARDING_REQUIRED = 4011
 CLOSE_INVALID_API_VERSION = 4012
 CLOSE_INVALID_INTENTS = 4013
 CLOSE_DISALLOWED_INTENTS = 4014
@@ -95,6 +104,8 @@ class GatewayConnection:
         self.session_id = secrets.token_hex(16)
         self.sequence = 0
         self.identify: JSON | None = None
+        self.ready = False
+        """READY and the GUILD_CREATEs were sent (or the session was resumed)."""
         # Items are (payload, written); a None payload is a barrier that writes nothing.
         self._queue: asyncio.Queue[tuple[JSON | None, asyncio.Future[None]]] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_forever(), name="stand-in gateway writer")
@@ -103,6 +114,17 @@ class GatewayConnection:
     def intents(self) -> int:
         """The intents sent in IDENTIFY (0 before it)."""
         return int((self.identify or {}).get("intents", 0))
+
+    @property
+    def shard(self) -> tuple[int, int]:
+        """``(shard_id, num_shards)`` from IDENTIFY; an unsharded session is shard 0 of 1."""
+        shard_id, count = (self.identify or {}).get("shard") or (0, 1)
+        return int(shard_id), int(count)
+
+    def receives(self, guild_id: int | None) -> bool:
+        """Whether this session gets a guild's events (no guild: shard 0 only)."""
+        shard_id, count = self.shard
+        return shard_id == (0 if guild_id is None else shard_of(guild_id, count))
 
     def send(self, payload: JSON | None) -> asyncio.Future[None]:
         """Queue one payload; the future resolves once written (or dropped: socket closed)."""
@@ -141,11 +163,29 @@ class GatewayConnection:
                 future.set_result(None)
 
 
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """The shard that gets a guild's events: Discord's ``(guild_id >> 22) % num_shards``."""
+    return (guild_id >> 22) % shard_count
+
+
+def valid_shard(shard: Any) -> bool:
+    """An IDENTIFY ``shard`` field Discord accepts: ``[shard_id, num_shards]``, id in range."""
+    if not isinstance(shard, list) or len(shard) != 2:
+        return False
+    shard_id, count = shard
+    ints = all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+    return ints and count >= 1 and 0 <= shard_id < count
+
+
 class GatewayHost(Protocol):
     """What the gateway needs from the stand-in."""
 
     token: str
     enabled_privileged_intents: int
+    max_guilds_per_session: int
+
+    def guild_count(self, shard: tuple[int, int]) -> int:
+        """How many guilds a session on ``shard`` would hold."""
 
     async def gateway_identified(self, connection: GatewayConnection) -> None:
         """Send READY and the GUILD_CREATEs."""
@@ -245,6 +285,13 @@ class Gateway:
             return
         if intents & PRIVILEGED_INTENTS & ~self.host.enabled_privileged_intents:
             await connection.close(CLOSE_DISALLOWED_INTENTS, "Disallowed intent(s).")
+            return
+        shard = data.get("shard", [0, 1])
+        if not valid_shard(shard):
+            await connection.close(CLOSE_INVALID_SHARD, "Invalid shard.")
+            return
+        if self.host.guild_count((shard[0], shard[1])) > self.host.max_guilds_per_session:
+            await connection.close(CLOSE_SHARDING_REQUIRED, "Sharding required.")
             return
         connection.identify = {key: value for key, value in data.items() if key != "token"}
         await self.host.gateway_identified(connection)

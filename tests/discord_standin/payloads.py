@@ -116,7 +116,19 @@ class SnowflakeFactory:
 
     def next(self) -> int:
         """Return a fresh snowflake for the current time."""
+        return self._at(int(time.time() * 1000) - DISCORD_EPOCH_MS)
+
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh snowflake that ``(id >> 22) % shard_count`` routes to ``shard_id``.
+
+        Its timestamp is set back by less than ``shard_count`` milliseconds to get there.
+        """
+        if not 0 <= shard_id < shard_count:
+            raise ValueError(f"shard {shard_id} is not in [0, {shard_count})")
         millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
+        return self._at(millis - (millis - shard_id) % shard_count)
+
+    def _at(self, millis: int) -> int:
         return (millis << 22) | (next(self._increment) & 0xFFF)
 
 

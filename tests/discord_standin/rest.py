@@ -313,11 +313,8 @@ class RestApi:
         return json_response({"url": self.standin.gateway_url.rstrip("/")})
 
     async def get_gateway_bot(self, request: web.Request) -> web.Response:
-        """GET /gateway/bot (used by AutoShardedClient)."""
-        limit = {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
-        return json_response(
-            {"url": self.standin.gateway_url.rstrip("/"), "shards": 1, "session_start_limit": limit}
-        )
+        """GET /gateway/bot (AutoShardedClient runs the ``shards`` it recommends)."""
+        return json_response(self.standin.gateway_bot_payload())
 
     async def get_application(self, request: web.Request) -> web.Response:
         """GET /oauth2/applications/@me (``login()`` fetches it for the application id)."""

@@ -24,6 +24,7 @@ import contextlib
 import logging
 import re
 import secrets
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from types import TracebackType
 
@@ -34,7 +35,7 @@ import yarl
 from aiohttp import web
 
 from .driver import Driver
-from .gateway import Gateway, GatewayConnection
+from .gateway import Gateway, GatewayConnection, shard_of
 from .limits import LOADING
 from .payloads import (
     DEFAULT_BOT_PERMISSIONS,
@@ -113,6 +114,14 @@ class DiscordStandIn(WorldBuilder, Driver):
         bot_permissions: What the bot's managed role grants in every guild.
         enabled_privileged_intents: Privileged intents "enabled in the developer portal";
             IDENTIFYing with others closes the gateway with 4014, as Discord does.
+        recommended_shards: The ``shards`` GET /gateway/bot recommends (what discord.py's
+            AutoShardedClient runs when given no ``shard_count``).
+        max_concurrency: The ``session_start_limit.max_concurrency`` GET /gateway/bot reports.
+        session_start_total: Session starts (IDENTIFYs) allowed a day; each one counts.
+        max_guilds_per_session: Guilds one session may hold (Discord: 2500); an IDENTIFY
+            that would hold more is closed with 4011 Sharding required.
+
+    Guilds are routed to sessions by shard, as on Discord: see ``gateway``.
     """
 
     def __init__(
@@ -124,6 +133,10 @@ class DiscordStandIn(WorldBuilder, Driver):
         heartbeat_interval_ms: int = 41_250,
         bot_permissions: int = DEFAULT_BOT_PERMISSIONS,
         enabled_privileged_intents: int = PRIVILEGED_INTENTS,
+        recommended_shards: int = 1,
+        max_concurrency: int = 1,
+        session_start_total: int = 1000,
+        max_guilds_per_session: int = 2500,
     ) -> None:
         self._ids = SnowflakeFactory()
         self.application_id = self._ids.next()
@@ -136,6 +149,10 @@ class DiscordStandIn(WorldBuilder, Driver):
         self.token_lifetime = token_lifetime
         self.bot_permissions = int(bot_permissions)
         self.enabled_privileged_intents = int(enabled_privileged_intents)
+        self.recommended_shards = recommended_shards
+        self.max_concurrency = max_concurrency
+        self.session_start_total = session_start_total
+        self.max_guilds_per_session = max_guilds_per_session
 
         self.guilds: dict[int, StandInGuild] = {}
         self.users: dict[int, StandInUser] = {
@@ -156,6 +173,8 @@ class DiscordStandIn(WorldBuilder, Driver):
         """The last IDENTIFY payload, without its token."""
         self.gateway_params: dict[str, str] | None = None
         """The query of the last identified gateway connection (v, encoding, compress)."""
+        self.session_starts: list[float] = []
+        """When each IDENTIFY started a session (``time.monotonic()``)."""
 
         self._channels: dict[int, tuple[StandInGuild, StandInChannel]] = {}
         self._history: dict[int, list[RecordedMessage]] = {}
@@ -164,8 +183,7 @@ class DiscordStandIn(WorldBuilder, Driver):
         self._syncs: dict[int | None, int] = {}
         self._returned: set[int] = set()
         self._signal = Signal()
-        self._connection: GatewayConnection | None = None
-        self._ready = False
+        self._sessions: dict[str, GatewayConnection] = {}
         self._client_tasks: set[asyncio.Task[None]] = set()
         self._gateway = Gateway(self, heartbeat_interval_ms)
         self._rest = RestApi(self)
@@ -253,34 +271,37 @@ class DiscordStandIn(WorldBuilder, Driver):
 
     # --- the gateway's side (GatewayHost) -------------------------------------------
 
+    def guild_count(self, shard: tuple[int, int]) -> int:
+        """How many guilds a session on ``shard`` would hold."""
+        return len(self._guilds_on(shard))
+
     async def gateway_identified(self, connection: GatewayConnection) -> None:
-        """Send READY and one GUILD_CREATE per guild, then mark the stand-in ready."""
-        self._connection = connection
+        """Send READY and one GUILD_CREATE per guild of the session's shard; mark it ready."""
+        self._sessions[connection.session_id] = connection
+        self.session_starts.append(time.monotonic())
         self.identify = connection.identify
         self.gateway_params = connection.params
-        connection.dispatch("READY", self._ready_payload(connection))
+        guilds = self._guilds_on(connection.shard)
+        connection.dispatch("READY", self._ready_payload(connection, guilds))
         sent = [
             connection.dispatch("GUILD_CREATE", self._guild_create(guild, connection.intents))
-            for guild in self.guilds.values()
+            for guild in guilds
         ]
         await asyncio.gather(*sent)
-        self._ready = True
+        connection.ready = True
         self._signal.notify()
 
     async def gateway_resumed(self, connection: GatewayConnection, data: JSON) -> bool:
-        """RESUME the previous session (no replay of missed events)."""
-        previous = self._connection
-        if (
-            previous is None
-            or data.get("session_id") != previous.session_id
-            or data.get("token") != self.token
-        ):
+        """RESUME a previous session on a new connection (no replay of missed events)."""
+        previous = self._sessions.get(str(data.get("session_id")))
+        if previous is None or data.get("token") != self.token:
             return False
+        previous.ready = False
         connection.session_id, connection.sequence = previous.session_id, previous.sequence
         connection.identify = previous.identify
-        self._connection = connection
+        self._sessions[connection.session_id] = connection
         await connection.dispatch("RESUMED", {})
-        self._ready = True
+        connection.ready = True
         self._signal.notify()
         return True
 
@@ -312,12 +333,41 @@ class DiscordStandIn(WorldBuilder, Driver):
             connection.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
     def gateway_closed(self, connection: GatewayConnection) -> None:
-        """Note that the bot's connection went away."""
-        if connection is self._connection:
-            self._ready = False
-            self._signal.notify()
+        """Note that one of the bot's connections went away."""
+        connection.ready = False
+        self._signal.notify()
 
-    def _ready_payload(self, connection: GatewayConnection) -> JSON:
+    def gateway_bot_payload(self) -> JSON:
+        """GET /gateway/bot: the URL, the recommended shards and the session start limit."""
+        day_ms = 24 * 60 * 60 * 1000
+        now = time.monotonic()
+        recent = [start for start in self.session_starts if (now - start) * 1000 < day_ms]
+        reset_after = int(day_ms - (now - recent[0]) * 1000) if recent else 0
+        return {
+            "url": self.gateway_url.rstrip("/"),
+            "shards": self.recommended_shards,
+            "session_start_limit": {
+                "total": self.session_start_total,
+                "remaining": max(self.session_start_total - len(recent), 0),
+                "reset_after": reset_after,
+                "max_concurrency": self.max_concurrency,
+            },
+        }
+
+    @property
+    def connected_shards(self) -> list[tuple[int, int]]:
+        """The ``(shard_id, num_shards)`` of every ready session of the bot, sorted."""
+        return sorted(c.shard for c in self._sessions.values() if c.ready)
+
+    def _guilds_on(self, shard: tuple[int, int]) -> list[StandInGuild]:
+        shard_id, count = shard
+        return [guild for guild in self.guilds.values() if shard_of(guild.id, count) == shard_id]
+
+    def _connections_for(self, guild_id: int | None) -> list[GatewayConnection]:
+        """The ready sessions that get a guild's events (routed by shard, as on Discord)."""
+        return [c for c in self._sessions.values() if c.ready and c.receives(guild_id)]
+
+    def _ready_payload(self, connection: GatewayConnection, guilds: list[StandInGuild]) -> JSON:
         flags = sum(
             flag
             for intent, flag in APP_FLAG_FOR_INTENT.items()
@@ -328,7 +378,7 @@ class DiscordStandIn(WorldBuilder, Driver):
         payload: JSON = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in self.guilds],
+            "guilds": [{"id": str(guild.id), "unavailable": True} for guild in guilds],
             "session_id": connection.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
@@ -444,12 +494,18 @@ class DiscordStandIn(WorldBuilder, Driver):
 
     # --- waiting --------------------------------------------------------------------
 
-    async def wait_until_ready(self, timeout: float = 10.0) -> None:
-        """Wait until the bot IDENTIFYed and READY plus every GUILD_CREATE were sent to it."""
+    async def wait_until_ready(self, timeout: float = 10.0, *, sessions: int = 1) -> None:
+        """Wait until the bot IDENTIFYed and every guild was sent to one of its sessions.
+
+        With shards, that is once the sessions of all the guilds' shards are ready, and
+        at least ``sessions`` sessions are (shards without guilds count only there).
+        """
 
         def check() -> bool | None:
             self._raise_if_client_died()
-            return True if self._ready else None
+            ready = len(self.connected_shards) >= sessions
+            served = all(self._connections_for(guild_id) for guild_id in self.guilds)
+            return True if ready and served else None
 
         await self._signal.wait_for(
             check, timeout, lambda: "the bot did not connect to the gateway"
@@ -494,10 +550,14 @@ class DiscordStandIn(WorldBuilder, Driver):
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise RuntimeError("the discord.py client stopped") from task.exception()
 
-    def _require_connection(self) -> GatewayConnection:
-        if self._connection is None or not self._ready:
-            raise RuntimeError("the bot is not connected: await wait_until_ready() first")
-        return self._connection
+    def _require_connections(self, guild: StandInGuild) -> list[GatewayConnection]:
+        connections = self._connections_for(guild.id)
+        if not connections:
+            raise RuntimeError(
+                f"no session of the bot gets the events of {guild.name!r}: "
+                "await wait_until_ready() first (or start the client running its shard)"
+            )
+        return connections
 
     def build_message(
         self,
@@ -580,7 +640,8 @@ class DiscordStandIn(WorldBuilder, Driver):
         message.edited_at = utcnow()
         self._resolve_mentions(message)
         if not message.ephemeral:
-            self._announce("MESSAGE_UPDATE", self._message_event(message))
+            for connection in self._connections_for(message.guild_id):
+                connection.dispatch("MESSAGE_UPDATE", self._message_event(message, connection))
         self._signal.notify()
 
     def delete_message(self, message: RecordedMessage) -> None:
@@ -588,6 +649,7 @@ class DiscordStandIn(WorldBuilder, Driver):
         message.deleted = True
         if not message.ephemeral:
             self._announce(
+                message.guild_id,
                 "MESSAGE_DELETE",
                 {
                     "id": str(message.id),
@@ -597,32 +659,32 @@ class DiscordStandIn(WorldBuilder, Driver):
             )
         self._signal.notify()
 
-    def publish(self, message: RecordedMessage) -> asyncio.Future[None] | None:
+    def publish(self, message: RecordedMessage) -> asyncio.Future[list[None]] | None:
         """Store a new message and queue MESSAGE_CREATE for the bot (unless ephemeral).
 
-        Returns the future of the dispatch, or None when the bot does not get the event.
+        Returns the future of the dispatches (to the sessions of the message's shard), or
+        None when the bot does not get the event.
         """
         self.messages[message.id] = message
         self._history[message.channel_id].append(message)
         message.channel.last_message_id = message.id
         message.channel.message_count += 1
         self._signal.notify()
-        connection = self._connection
-        if message.ephemeral or connection is None or not self._ready:
+        if message.ephemeral:
             return None
-        if not connection.intents & Intent.GUILD_MESSAGES:
-            log.info(
-                "not delivering message %s: the bot lacks the GUILD_MESSAGES intent", message.id
-            )
-            return None
-        return connection.dispatch("MESSAGE_CREATE", self._message_event(message))
+        sent = []
+        for connection in self._connections_for(message.guild_id):
+            if connection.intents & Intent.GUILD_MESSAGES:
+                event = self._message_event(message, connection)
+                sent.append(connection.dispatch("MESSAGE_CREATE", event))
+            else:
+                log.info("not delivering message %s: no GUILD_MESSAGES intent", message.id)
+        return asyncio.gather(*sent) if sent else None
 
-    def _message_event(self, message: RecordedMessage) -> JSON:
+    def _message_event(self, message: RecordedMessage, connection: GatewayConnection) -> JSON:
         payload = message.to_payload()
-        connection = self._connection
-        intents = connection.intents if connection is not None else 0
         visible = (
-            intents & Intent.MESSAGE_CONTENT
+            connection.intents & Intent.MESSAGE_CONTENT
             or message.author is self.bot_user
             or self.bot_user in message.mentions
         )

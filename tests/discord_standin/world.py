@@ -1,7 +1,8 @@
 """Building the stand-in's world: guilds, channels, threads, roles, members, attachments.
 
 Mixed into :class:`~tests.discord_standin.server.DiscordStandIn`; objects added while a
-bot is connected are announced to it on the gateway, as Discord does.
+bot is connected are announced to it on the gateway, as Discord does: to the sessions of
+the guild's shard.
 """
 
 from __future__ import annotations
@@ -38,19 +39,31 @@ class WorldBuilder:
     attachments: dict[int, StandInAttachment]
     _channels: dict[int, tuple[StandInGuild, StandInChannel]]
     _history: dict[int, list[RecordedMessage]]
-    _connection: GatewayConnection | None
-    _ready: bool
 
     @property
     def base_url(self) -> str:
         raise NotImplementedError
 
+    def _connections_for(self, guild_id: int | None) -> list[GatewayConnection]:
+        raise NotImplementedError
+
     def _guild_create(self, guild: StandInGuild, intents: int) -> JSON:
         raise NotImplementedError
 
-    def add_guild(self, name: str = "Test Guild", *, owner_name: str = "owner") -> StandInGuild:
-        """Create a guild with ``@everyone``, an owner member and the bot (with a managed role)."""
-        guild = StandInGuild(id=self._ids.next(), name=name)
+    def add_guild(
+        self,
+        name: str = "Test Guild",
+        *,
+        owner_name: str = "owner",
+        shard: tuple[int, int] | None = None,
+    ) -> StandInGuild:
+        """Create a guild with ``@everyone``, an owner member and the bot (with a managed role).
+
+        ``shard=(shard_id, num_shards)`` picks an id that lands on that shard (otherwise the
+        id, hence the shard, depends on the clock).
+        """
+        guild_id = self._ids.next() if shard is None else self._ids.next_on_shard(*shard)
+        guild = StandInGuild(id=guild_id, name=name)
         guild.roles[guild.id] = StandInRole(
             id=guild.id,
             guild_id=guild.id,
@@ -73,10 +86,8 @@ class WorldBuilder:
         guild.members[owner.id] = StandInMember(owner, guild.id, [])
         guild.owner_id = owner.id
         self.guilds[guild.id] = guild
-        if self._connection is not None and self._ready:
-            self._connection.dispatch(
-                "GUILD_CREATE", self._guild_create(guild, self._connection.intents)
-            )
+        for connection in self._connections_for(guild.id):
+            connection.dispatch("GUILD_CREATE", self._guild_create(guild, connection.intents))
         return guild
 
     def add_channel(
@@ -93,7 +104,7 @@ class WorldBuilder:
             topic=topic,
         )
         self._register_channel(guild, channel)
-        self._announce("CHANNEL_CREATE", channel.to_payload())
+        self._announce(guild.id, "CHANNEL_CREATE", channel.to_payload())
         return channel
 
     def add_thread(
@@ -109,7 +120,7 @@ class WorldBuilder:
             owner_id=guild.owner_id,
         )
         self._register_channel(guild, thread)
-        self._announce("THREAD_CREATE", {**thread.to_payload(), "newly_created": True})
+        self._announce(guild.id, "THREAD_CREATE", {**thread.to_payload(), "newly_created": True})
         return thread
 
     def add_role(self, guild: StandInGuild, name: str, *, permissions: int = 0) -> StandInRole:
@@ -122,7 +133,9 @@ class WorldBuilder:
             position=len(guild.roles),
         )
         guild.roles[role.id] = role
-        self._announce("GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()})
+        self._announce(
+            guild.id, "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()}
+        )
         return role
 
     def add_member(
@@ -149,14 +162,11 @@ class WorldBuilder:
             )
         member = StandInMember(user, guild.id, role_ids, nick=nick)
         guild.members[user.id] = member
-        if (
-            self._connection is not None
-            and self._ready
-            and self._connection.intents & Intent.GUILD_MEMBERS
-        ):
-            self._connection.dispatch(
-                "GUILD_MEMBER_ADD", {**member.to_payload(), "guild_id": str(guild.id)}
-            )
+        for connection in self._connections_for(guild.id):
+            if connection.intents & Intent.GUILD_MEMBERS:
+                connection.dispatch(
+                    "GUILD_MEMBER_ADD", {**member.to_payload(), "guild_id": str(guild.id)}
+                )
         return member
 
     def add_attachment(
@@ -185,9 +195,10 @@ class WorldBuilder:
         self._channels[channel.id] = (guild, channel)
         self._history[channel.id] = []
 
-    def _announce(self, event: str, data: JSON) -> None:
-        if self._connection is not None and self._ready:
-            self._connection.dispatch(event, data)
+    def _announce(self, guild_id: int | None, event: str, data: JSON) -> None:
+        """Dispatch an event to the sessions that get the guild's events."""
+        for connection in self._connections_for(guild_id):
+            connection.dispatch(event, data)
 
     def find_channel(self, channel_id: int | str) -> tuple[StandInGuild, StandInChannel] | None:
         """The guild and channel for an id, if it exists."""

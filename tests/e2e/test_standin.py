@@ -427,3 +427,133 @@ def test_url_label_and_custom_id_limits(
     assert node["_errors"] == [
         {"code": "BASE_TYPE_MAX_LENGTH", "message": f"Must be {limit} or fewer in length."}
     ]
+
+
+GUILDS_AND_MESSAGES = 1 | 1 << 9
+"""GUILDS and GUILD_MESSAGES: the intents a raw session asks for below."""
+
+
+class RawSession:
+    """A gateway session opened by hand (no discord.py), to see exactly what it gets."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self._inflate = zlib.decompressobj().decompress
+
+    async def receive(self) -> Any:
+        frame = await self.ws.receive(timeout=5)
+        assert frame.type is aiohttp.WSMsgType.BINARY, frame
+        return json.loads(self._inflate(frame.data))
+
+    async def identify(self, server: DiscordStandIn, shard: Any) -> None:
+        assert (await self.receive())["op"] == 10
+        data = {"token": server.token, "intents": GUILDS_AND_MESSAGES, "properties": {}}
+        await self.ws.send_json({"op": 2, "d": {**data, "shard": shard}})
+
+    async def next_event(self) -> str | None:
+        """The next event queued for this session (None if it is only the heartbeat ACK).
+
+        The heartbeat is sent after the events of interest were queued; the stand-in
+        writes in order, so an ACK first means nothing else was sent.
+        """
+        await self.ws.send_json({"op": 1, "d": None})
+        payload = await self.receive()
+        if payload["op"] == 11:
+            return None
+        return str(payload["t"])
+
+
+def gateway_url(server: DiscordStandIn) -> str:
+    return server.gateway_url + "?v=10&encoding=json&compress=zlib-stream"
+
+
+@pytest.mark.parametrize("shard", [[4, 4], [-1, 2], [0, 0], [0], "0,1"])
+async def test_an_invalid_shard_is_closed_with_4010(
+    discord_server: DiscordStandIn, shard: Any
+) -> None:
+    """A shard id outside [0, num_shards), or no [id, count] pair, is Discord's 4010."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(gateway_url(discord_server)) as ws:
+        await RawSession(ws).identify(discord_server, shard)
+        closing = await ws.receive(timeout=5)
+    assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4010
+    assert discord_server.connected_shards == []
+
+
+async def test_too_many_guilds_for_one_session_is_closed_with_4011() -> None:
+    """Past the guilds one session may hold, an unsharded IDENTIFY gets 4011; two shards
+    holding one guild each are accepted."""
+    async with DiscordStandIn(max_guilds_per_session=1) as server:
+        server.add_guild("Even", shard=(0, 2))
+        server.add_guild("Odd", shard=(1, 2))
+        async with aiohttp.ClientSession() as http:
+            async with http.ws_connect(gateway_url(server)) as ws:
+                await RawSession(ws).identify(server, [0, 1])
+                closing = await ws.receive(timeout=5)
+                assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4011
+            async with http.ws_connect(gateway_url(server)) as ws:
+                session = RawSession(ws)
+                await session.identify(server, [1, 2])
+                assert (await session.receive())["t"] == "READY"
+
+
+async def test_events_go_only_to_the_session_of_the_guilds_shard() -> None:
+    """Sessions on shards 0 and 1 of 2 each get READY and GUILD_CREATE for their own guild,
+    then only their guild's events; GET /gateway/bot recommends the configured shards
+    and counts the session starts."""
+    async with DiscordStandIn(recommended_shards=2, max_concurrency=2) as server:
+        even, odd = server.add_guild("Even", shard=(0, 2)), server.add_guild("Odd", shard=(1, 2))
+        odd_channel = server.add_channel(odd, "general")
+        reader = server.add_member(odd, "reader")
+        headers = {"Authorization": f"Bot {server.token}"}
+        async with aiohttp.ClientSession(headers=headers) as http:
+            async with http.get(server.api_url + "/gateway/bot") as response:
+                before = await response.json()
+            async with (
+                http.ws_connect(gateway_url(server)) as even_ws,
+                http.ws_connect(gateway_url(server)) as odd_ws,
+            ):
+                sessions = {0: RawSession(even_ws), 1: RawSession(odd_ws)}
+                for shard_id, session in sessions.items():
+                    await session.identify(server, [shard_id, 2])
+                for shard_id, guild in ((0, even), (1, odd)):
+                    ready, created = [await sessions[shard_id].receive() for _ in range(2)]
+                    assert ready["d"]["shard"] == [shard_id, 2]
+                    assert [g["id"] for g in ready["d"]["guilds"]] == [str(guild.id)]
+                    assert (created["t"], created["d"]["id"]) == ("GUILD_CREATE", str(guild.id))
+                await server.wait_until_ready(sessions=2)
+                assert server.connected_shards == [(0, 2), (1, 2)]
+
+                server.add_channel(odd, "news")
+                await server.send_message(odd_channel, reader, "hello")
+                assert await sessions[0].next_event() is None
+                odd_events = [(await sessions[1].receive())["t"] for _ in range(2)]
+                assert odd_events == ["CHANNEL_CREATE", "MESSAGE_CREATE"]
+            async with http.get(server.api_url + "/gateway/bot") as response:
+                after = await response.json()
+    assert before["shards"] == 2
+    assert before["session_start_limit"]["max_concurrency"] == 2
+    assert before["session_start_limit"]["remaining"] == 1000
+    assert after["session_start_limit"]["remaining"] == 998
+    assert 0 < after["session_start_limit"]["reset_after"] <= 24 * 60 * 60 * 1000
+
+
+async def test_two_sessions_on_one_shard_both_get_its_events(
+    discord_server: DiscordStandIn,
+) -> None:
+    """Discord lets several sessions identify with the same [shard_id, num_shards] (for a
+    hand-over between deployments): both are served, and both get the guild's events."""
+    guild = discord_server.add_guild("News", shard=(1, 2))
+    async with aiohttp.ClientSession() as http:
+        url = gateway_url(discord_server)
+        async with http.ws_connect(url) as old_ws, http.ws_connect(url) as new_ws:
+            sessions = [RawSession(old_ws), RawSession(new_ws)]
+            for session in sessions:
+                await session.identify(discord_server, [1, 2])
+                assert [(await session.receive())["t"] for _ in range(2)] == [
+                    "READY",
+                    "GUILD_CREATE",
+                ]
+            await discord_server.wait_until_ready(sessions=2)
+            assert discord_server.connected_shards == [(1, 2), (1, 2)]
+            discord_server.add_channel(guild, "general")
+            assert [await session.next_event() for session in sessions] == ["CHANNEL_CREATE"] * 2
