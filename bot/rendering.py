@@ -16,7 +16,7 @@ from urllib.parse import quote
 import discord
 
 from retrieval.errors import CitebotError, EngineBusyError, IndexBusyError, NotIndexedError
-from retrieval.feeds.refresh import RefreshReport
+from retrieval.feeds.refresh import RefreshReport, shown_url
 from retrieval.feeds.registry import FeedRecord
 from retrieval.types import (
     SKIPPED_LISTED,
@@ -380,14 +380,16 @@ def render_refresh(report: RefreshReport, title: str = "Feeds refreshed.") -> st
         f"**{title}** Added {len(report.added)}, updated {len(report.updated)}, "
         f"failed {len(report.failed)}."
     ]
+    if report.summaries:
+        lines.append(f"{report.summaries} kept as their feed's summary (pages unreadable).")
     for label, titles in (("Added", report.added), ("Updated", report.updated)):
         lines += [f"• {label}: {fit(t, 200)}" for t in titles[:SKIPPED_LISTED]]
         if len(titles) > SKIPPED_LISTED:
             lines.append(f"• … and {len(titles) - SKIPPED_LISTED:,} more")
     for failure in report.failed[:SKIPPED_LISTED]:
-        where = code_text(failure.url, 300)
+        where = code_text(shown_url(failure.url), 300)
         if failure.url != failure.feed:
-            where += f" (feed {code_text(failure.feed, 300)})"
+            where += f" (feed {code_text(shown_url(failure.feed), 300)})"
         lines.append(f"• Failed {where}: {fit(failure.reason, 300)}")
     if len(report.failed) > SKIPPED_LISTED:
         lines.append(f"• … and {len(report.failed) - SKIPPED_LISTED:,} more failures")

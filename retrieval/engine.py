@@ -259,7 +259,7 @@ class Engine:
         when = asked_at or datetime.now(UTC)
         async with self.reading(collection) as served:
             folded = " ".join(question.lower().split())
-            versions = tuple(index.generation.name for index in served)
+            versions = tuple((index.name, index.generation.name) for index in served)
             key = (versions, folded, top_k, when.date())
             cached = self._answers.get(key)
             if cached is not None:
@@ -397,53 +397,70 @@ class Engine:
         """Poll ``collection``'s feeds (or only the one at ``only``), save what is new or
         edited, and reindex the collection incrementally so it is answerable at once.
 
-        One refresh of a collection runs at a time; a second waits. It also waits for a
-        reindex running in this process; when another process holds the index, the saved
-        stories are indexed by the next refresh (or by that reindex). Cancelled midway,
-        nothing is lost: stories saved but not yet indexed are indexed next time.
+        One refresh of a collection runs at a time, across processes: a second one here
+        waits; another process's is refused. It waits for a reindex running in this
+        process; when another process holds the index, the saved stories are indexed by
+        the next refresh (or by that reindex). Stopped midway, nothing is lost: stories
+        saved but not yet indexed are indexed next time, and a feed whose stories were
+        not all saved is read again in full.
+
+        Raises:
+            IndexBusyError: another process is refreshing this collection's feeds.
         """
         index = await self.collection(collection)
         registry = await self._registry(collection)
         async with self._refreshing.setdefault(collection, asyncio.Lock()):
-            async with Fetcher(self.fetch_policy) as fetcher:
-                report = await poll_feeds(registry, fetcher, index.articles, only)
-            if report.saved or await registry.pending_reindex():
-                try:
-                    async with index.exclusive(wait=True):
-                        report.summary = await index.reindex_now(None)
-                    await registry.set_pending_reindex(False)
-                except IndexBusyError:
-                    log.info(
-                        "%s: index busy elsewhere; new stories are indexed next time", collection
-                    )
+            with index.data.feeds_lock():
+                async with Fetcher(self.fetch_policy) as fetcher:
+                    report = await poll_feeds(registry, fetcher, index.articles, only)
+                if report.saved or await registry.pending_reindex():
+                    try:
+                        async with index.exclusive(wait=True):
+                            report.summary = await index.reindex_now(None)
+                        await registry.set_pending_reindex(False)
+                    except IndexBusyError:
+                        log.info(
+                            "%s: index busy elsewhere; new stories indexed next time", collection
+                        )
         return report
 
-    async def refresh_all_feeds(self) -> dict[str, RefreshReport]:
-        """Refresh every collection that follows feeds; a failing one never stops the rest."""
+    async def refresh_all_feeds(
+        self, on_report: Callable[[str, RefreshReport], Awaitable[None]] | None = None
+    ) -> dict[str, RefreshReport]:
+        """Refresh every collection that follows feeds, handing each report to
+        ``on_report`` as soon as it is ready. Nothing one collection does (a bad name on
+        disk, an index of another format, a failing disk) stops the others: it is logged."""
         reports: dict[str, RefreshReport] = {}
         for name in self.collection_names():
-            if not (self._folders(name)[1].root / REGISTRY_FILE).exists():
-                continue  # never followed a feed: not even opened
-            if not await self.feeds(name):
-                continue
             try:
-                reports[name] = await self.refresh_feeds(collection=name)
-            except CitebotError as error:
-                log.warning("refreshing the feeds of %s failed: %s", name, error)
+                if not (self._folders(name)[1].root / REGISTRY_FILE).exists():
+                    continue  # never followed a feed: not even opened
+                if not await self.feeds(name):
+                    continue
+                reports[name] = report = await self.refresh_feeds(collection=name)
+                if on_report is not None:
+                    await on_report(name, report)
+            except IndexBusyError as error:
+                log.info("feeds of %s not refreshed here: %s", name, error)
+            except Exception:
+                log.exception("refreshing the feeds of %s failed", name)
         return reports
 
     async def follow_feeds(
-        self, on_report: Callable[[str, RefreshReport], Awaitable[None]]
+        self,
+        on_report: Callable[[str, RefreshReport], Awaitable[None]],
+        stop: asyncio.Event,
     ) -> None:
-        """Refresh every collection's feeds every ``feed_refresh_minutes`` until cancelled,
-        handing each collection's report to ``on_report`` (the bot posts it)."""
+        """Refresh every collection's feeds every ``feed_refresh_minutes`` until ``stop``
+        is set, handing each collection's report to ``on_report`` (the bot posts it). A
+        round under way when ``stop`` is set is finished first."""
+        interval = self.settings.feed_refresh_minutes * 60
         while True:
-            await asyncio.sleep(self.settings.feed_refresh_minutes * 60)
-            try:
-                for name, report in (await self.refresh_all_feeds()).items():
-                    await on_report(name, report)
-            except Exception:  # the schedule must outlive any one refresh
-                log.exception("a scheduled feed refresh failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+            if stop.is_set():
+                return
+            await self.refresh_all_feeds(on_report)
 
     async def add_link(self, url: str, *, collection: str = SHARED) -> tuple[Article, IndexSummary]:
         """Fetch the page at ``url``, keep it as an article of ``collection`` and index it.
@@ -454,9 +471,9 @@ class Engine:
         """
         _check_web_url(url)
         index = await self.collection(collection)
+        async with Fetcher(self.fetch_policy) as fetcher:  # before the lock: it may be slow
+            article = await fetch_link(fetcher, url, index.articles)
         async with index.exclusive():
-            async with Fetcher(self.fetch_policy) as fetcher:
-                article = await fetch_link(fetcher, url, index.articles)
             return article, await index.reindex_now(None)
 
     async def _registry(self, collection: str) -> FeedRegistry:

@@ -136,6 +136,9 @@ def index(
 ) -> None:
     """Index the collection incrementally and print a summary."""
 
+    if url is not None and (path is not None or rebuild or allow_removal):
+        raise typer.BadParameter("fetches one page: give it alone", param_hint="'--url'")
+
     async def work(settings: Settings) -> None:
         async with await Engine.open(settings) as engine:
             if url is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from retrieval.feeds.refresh import RefreshReport
+from retrieval.feeds.refresh import RefreshReport, shown_url
 from retrieval.feeds.registry import FeedRecord
 from retrieval.types import SKIPPED_LISTED, Answer, Citation, IndexSummary
 
@@ -96,7 +96,7 @@ def refresh_lines(report: RefreshReport) -> list[str]:
     lines = [
         f"added {len(report.added)}, updated {len(report.updated)}, "
         f"failed {len(report.failed)}, kept once {report.duplicates}, "
-        f"unchanged feeds {report.unchanged}"
+        f"unchanged feeds {report.unchanged}, kept as feed summaries {report.summaries}"
     ]
     lines += [f"added: {title}" for title in report.added[:SKIPPED_LISTED]]
     lines += [f"updated: {title}" for title in report.updated[:SKIPPED_LISTED]]
@@ -121,5 +121,7 @@ def feed_lines(feeds: list[FeedRecord]) -> list[str]:
         polled = feed.polled_at.strftime("%Y-%m-%d %H:%M UTC") if feed.polled_at else "never"
         state = f"failed: {feed.error}" if feed.error else "ok"
         title = f" ({feed.title})" if feed.title else ""
-        lines.append(f"{feed.url}{title}: {feed.items} stories, polled {polled}, {state}")
+        lines.append(
+            f"{shown_url(feed.url)}{title}: {feed.items} stories, polled {polled}, {state}"
+        )
     return lines

@@ -14,12 +14,14 @@ from bot.cogs.background import AdminWork
 from bot.rendering import (
     NO_PINGS,
     code_text,
+    explain,
     fit,
     limit_content,
     render_ingest,
     render_progress,
     render_summary,
 )
+from retrieval.errors import CitebotError
 from retrieval.feeds.refresh import FetchError
 from retrieval.index.collection import SHARED
 from retrieval.types import IngestReport, SkippedFile
@@ -44,16 +46,15 @@ class AdminCog(AdminWork):
     """Reindexing and ingesting, for admins only; the work outlives a closing bot."""
 
     async def _begin(self, interaction: discord.Interaction) -> bool:
-        """Refuse non-admins and a second run; otherwise acknowledge (privately) at once."""
+        """Refuse non-admins; acknowledge (privately) at once, since opening a server's
+        collection may take longer than Discord waits; then refuse a second run."""
         if not await self._allowed(interaction):
             return False
+        await interaction.response.defer(ephemeral=True)
         for collection, _ in self._collections(interaction):
             if await self.engine.reindexing(collection):
-                await interaction.response.send_message(
-                    BUSY, ephemeral=True, allowed_mentions=NO_PINGS
-                )
+                await self._edit(interaction, BUSY)
                 return False
-        await interaction.response.defer(ephemeral=True)
         return True
 
     @app_commands.command(name="reindex", description="Bring the index up to date (admins).")
@@ -163,6 +164,8 @@ class AdminCog(AdminWork):
             article, summary = await self.engine.add_link(url, collection=collection)
         except FetchError as error:
             return f"Could not add {code_text(url, 300)}: {fit(error.reason, 500)}"
+        except CitebotError as error:  # busy: the page is kept and indexed next time
+            return f"{code_text(url, 300)} is saved, not indexed yet: {explain(error)}"
         added = f"**Added:** {fit(article.title, 300)}\n"
         return added + render_summary(summary, title="Index updated.")
 

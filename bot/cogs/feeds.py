@@ -16,8 +16,7 @@ from discord import app_commands
 from bot.access import server_collection
 from bot.client import CitebotBot
 from bot.cogs.background import AdminWork
-from bot.rendering import NO_PINGS, code_text, explain, render_feeds, render_refresh
-from retrieval.errors import CitebotError
+from bot.rendering import NO_PINGS, code_text, render_feeds, render_refresh
 from retrieval.feeds.refresh import RefreshReport
 
 log = logging.getLogger(__name__)
@@ -38,15 +37,17 @@ class FeedsCog(AdminWork):
         self._reported: dict[str, frozenset[tuple[str, str]]] = {}
         """The failures last reported per collection, so a feed that stays down is
         reported once, not at every refresh."""
+        self._stop = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
-        self._follower = asyncio.create_task(self.engine.follow_feeds(self._post))
+        self._follower = asyncio.create_task(self.engine.follow_feeds(self._post, self._stop))
 
     async def cog_unload(self) -> None:
-        """Stop the schedule (a refresh cut short is completed by the next one)."""
+        """Stop the schedule, letting a refresh under way finish (and report) first."""
+        self._stop.set()
         if self._follower is not None:
-            self._follower.cancel()
+            await self._follower
         await super().cog_unload()
 
     @feeds.command(name="add", description="Follow an RSS or Atom feed (admins).")
@@ -56,24 +57,19 @@ class FeedsCog(AdminWork):
     ) -> None:
         if not await self._allowed(interaction):
             return
-        collection = server_collection(interaction.guild_id or 0)
-        try:
-            await self.engine.add_feed(
-                url, collection=collection, report_channel=interaction.channel_id
-            )
-        except CitebotError as error:
-            await interaction.response.send_message(
-                explain(error), ephemeral=True, allowed_mentions=NO_PINGS
-            )
-            return
+        # acknowledged first: opening a server's collection may take longer than Discord waits
         await interaction.response.defer(ephemeral=True)
+        collection = server_collection(interaction.guild_id or 0)
         log.info("feed added to %s by %s", collection, interaction.user.id)
         self._in_background(interaction, self._first_refresh(interaction, collection, url))
 
     async def _first_refresh(
         self, interaction: discord.Interaction, collection: str, url: str
     ) -> None:
-        """Poll the new feed at once, so the admin sees whether it works."""
+        """Follow the feed and poll it at once, so the admin sees whether it works."""
+        await self.engine.add_feed(
+            url, collection=collection, report_channel=interaction.channel_id
+        )
         report = await self.engine.refresh_feeds(collection=collection, only=url)
         title = f"Following {code_text(url, 300)}."
         await self._report(interaction, render_refresh(report, title=title))
@@ -85,20 +81,21 @@ class FeedsCog(AdminWork):
     ) -> None:
         if not await self._allowed(interaction):
             return
+        await interaction.response.defer(ephemeral=True)
         collection = server_collection(interaction.guild_id or 0)
         if await self.engine.remove_feed(url, collection=collection):
             text = f"No longer following {code_text(url, 300)}; its stories stay indexed."
         else:
             text = f"This server does not follow {code_text(url, 300)} (see /feeds list)."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        await self._report(interaction, text)
 
     @feeds.command(name="list", description="The feeds this server follows (admins).")
     async def list_feeds(self, interaction: discord.Interaction) -> None:
         if not await self._allowed(interaction):
             return
+        await interaction.response.defer(ephemeral=True)
         collection = server_collection(interaction.guild_id or 0)
-        text = render_feeds(await self.engine.feeds(collection))
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        await self._report(interaction, render_feeds(await self.engine.feeds(collection)))
 
     async def _post(self, collection: str, report: RefreshReport) -> None:
         """The refresh's summary in the collection's report channel, when there is news."""

@@ -50,7 +50,8 @@ class FetchPolicy:
         retries: further attempts after a 429, a 5xx, a timeout or a connection error.
         backoff_base, backoff_cap: the wait before retry n is base * 2**(n-1) seconds, at
             most cap, unless the server sent Retry-After.
-        max_retry_after: the longest Retry-After honoured, in seconds; a longer one is cut.
+        max_retry_after: the longest Retry-After waited for, in seconds; a server asking
+            for longer gets no retry in this fetch (the next refresh asks again).
         user_agent: sent with every request, and the name robots.txt rules are read for.
         allow_private: also fetch from loopback, private, link-local and other non-public
             addresses (tests and intranet feeds only).
@@ -166,9 +167,9 @@ class _PublicResolver(AbstractResolver):
         await self._resolver.close()
 
 
-def retry_after_seconds(value: str | None, now: datetime, cap: float) -> float | None:
-    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date), at most
-    ``cap``; None when the header is absent or unreadable."""
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Seconds a Retry-After header asks to wait (delta-seconds or an HTTP date); None
+    when the header is absent or unreadable."""
     if value is None:
         return None
     value = value.strip()
@@ -182,7 +183,7 @@ def retry_after_seconds(value: str | None, now: datetime, cap: float) -> float |
         if when.tzinfo is None:  # "-0000": UTC by RFC 5322
             when = when.replace(tzinfo=UTC)
         seconds = (when - now).total_seconds()
-    return min(max(seconds, 0.0), cap)
+    return max(seconds, 0.0)
 
 
 class _Host:
@@ -402,11 +403,11 @@ class Fetcher:
         if not 200 <= status < 300:
             failed = replace(answer, reason=f"HTTP {status}")
             if status == 429 or status >= 500:
-                asked = retry_after_seconds(
-                    response.headers.get("Retry-After"),
-                    datetime.now(UTC),
-                    self.policy.max_retry_after,
-                )
+                asked = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
+                if asked is not None and asked > self.policy.max_retry_after:
+                    # honoured by not asking again now: the next refresh tries later
+                    reason = f"HTTP {status}, asked to retry after {asked:.0f} s"
+                    return _Attempt(replace(answer, reason=reason))
                 return _Attempt(failed, transient=True, retry_after=asked)
             return _Attempt(failed)
         body = await self._body(response)

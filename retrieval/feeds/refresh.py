@@ -12,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
+import os
+import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from retrieval.errors import ArticleError, CitebotError
 from retrieval.feeds.feed import (
     FeedArticle,
     FeedError,
     FeedItem,
+    ParsedFeed,
     page_article,
     parse_feed,
     summary_article,
@@ -35,13 +40,27 @@ FEEDS_FOLDER = "feeds"
 LINKS_FOLDER = "links"
 """Where pages added by link (``/ingest url``, ``citebot index --url``) are kept."""
 PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+SUMMARY_MARK = "summary:"
+"""Marks the fingerprint of an entry kept as its feed's summary, so it is read again."""
+DISTINCT_TEXT = 200
+"""Texts shorter than this (characters) are not taken for the same story by text alone."""
+
+log = logging.getLogger(__name__)
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown or logged: without a user name or password in it."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 class FetchError(CitebotError):
     """A link could not be turned into an article: the fetch failed or the page has no text."""
 
     def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"{url}: {reason}")
+        super().__init__(f"{shown_url(url)}: {reason}")
         self.url = url
         self.reason = reason
 
@@ -101,7 +120,9 @@ async def poll_feeds(
 
     Feeds are fetched concurrently (the fetcher keeps to its per-host limits); a failing
     feed is reported and the others go on. Stories are saved one feed after another, so
-    that a story two feeds carry is kept once.
+    that a story two feeds carry is kept once. A feed's validators (ETag, Last-Modified)
+    are kept only once its stories are saved, so a refresh cut short, or a story that
+    could not be read at all, is fetched again next time rather than answered by a 304.
     """
     feeds = [feed for feed in await registry.feeds() if only is None or feed.url == only]
     reads = await asyncio.gather(*(_read_feed(registry, fetcher, feed) for feed in feeds))
@@ -111,6 +132,14 @@ async def poll_feeds(
         await registry.set_pending_reindex(True)
     for read in reads:
         report.merge(await _save_feed(registry, folder, read))
+        if read.parsed is not None:
+            complete = not read.unread
+            await registry.polled(
+                read.feed.url,
+                title=read.parsed.title,
+                etag=read.validators[0] if complete else None,
+                last_modified=read.validators[1] if complete else None,
+            )
     return report
 
 
@@ -122,8 +151,7 @@ async def fetch_link(fetcher: Fetcher, url: str, folder: Path) -> Article:
     """
     result = await fetcher.fetch(url)
     try:
-        html = _page_html(result)
-        found = await asyncio.to_thread(page_article, html, result.final_url, None, url)
+        found = await asyncio.to_thread(_page_story, result, None, url)
     except ArticleError as error:
         raise FetchError(url, error.reason) from None
     article = found.article
@@ -135,12 +163,21 @@ async def fetch_link(fetcher: Fetcher, url: str, folder: Path) -> Article:
 
 @dataclass
 class _FeedRead:
-    """One feed's poll before anything is saved: its new or edited entries, read."""
+    """One feed's poll before anything is saved: its new or edited entries, read.
+
+    Attributes:
+        parsed: the feed as read (None when it was unchanged or failed).
+        validators: the ETag and Last-Modified the feed came with.
+        unread: entries with neither page text nor summary: read again next time.
+    """
 
     feed: FeedRecord
     known: dict[str, KnownItem]
+    parsed: ParsedFeed | None = None
+    validators: tuple[str | None, str | None] = (None, None)
     stories: list[tuple[FeedItem, FeedArticle]] = field(default_factory=list)
     failed: list[FetchFailure] = field(default_factory=list)
+    unread: int = 0
     unchanged: bool = False
 
 
@@ -159,9 +196,7 @@ async def _read_feed(registry: FeedRegistry, fetcher: Fetcher, feed: FeedRecord)
         await registry.polled(feed.url, error=error.reason)
         read.failed.append(FetchFailure(feed.url, feed.url, error.reason))
         return read
-    await registry.polled(
-        feed.url, title=parsed.title, etag=result.etag, last_modified=result.last_modified
-    )
+    read.parsed, read.validators = parsed, (result.etag, result.last_modified)
     fresh = [
         item
         for item in parsed.items
@@ -176,29 +211,45 @@ async def _read_feed(registry: FeedRegistry, fetcher: Fetcher, feed: FeedRecord)
             read.failed.append(failure)
         if story is not None:
             read.stories.append((item, story))
+        else:
+            read.unread += 1
     return read
 
 
 async def _read_story(
     fetcher: Fetcher, feed: FeedRecord, item: FeedItem, feed_title: str | None
 ) -> tuple[FeedArticle | None, FetchFailure | None]:
-    """The entry's page as an article; else its summary, with the failure that made it one."""
+    """The entry's page as an article; else its summary, with the failure that made it one.
+
+    Nothing one page does (a malformed link in it, say) escapes: it becomes a failure.
+    """
     where = item.link or item.key
     reason = "the entry has no link"
     if item.link:
         result = await fetcher.fetch(item.link)
         try:
-            html = _page_html(result)
-            # extraction is CPU work: off the event loop, which may be a bot's
-            story = await asyncio.to_thread(page_article, html, result.final_url, item, where)
+            # decoding and extraction are CPU work: off the event loop, which may be a bot's
+            story = await asyncio.to_thread(_page_story, result, item, where)
             return _with_publisher(story, feed_title), None
         except ArticleError as error:
             reason = error.reason
+        except Exception as error:  # a page must never stop its feed's refresh
+            log.warning("reading %s failed", where, exc_info=True)
+            reason = f"could not be read ({type(error).__name__})"
     try:
         story = _with_publisher(summary_article(item, where), feed_title)
     except ArticleError as error:
         return None, FetchFailure(feed.url, where, f"{reason}; {error.reason}")
     return story, FetchFailure(feed.url, where, f"{reason}; the feed's summary is indexed instead")
+
+
+def _page_story(result: FetchResult, item: FeedItem | None, source: str) -> FeedArticle:
+    """The fetched page as an article (blocking: run it in a thread).
+
+    Raises:
+        ArticleError: the fetch failed, gave no web page, or the page has no text.
+    """
+    return page_article(_page_html(result), result.final_url, item, source)
 
 
 def _page_html(result: FetchResult) -> str:
@@ -232,18 +283,42 @@ async def _save_feed(registry: FeedRegistry, folder: Path, read: _FeedRead) -> R
         article = story.article
         old = read.known.get(item.key)
         digest = text_hash(article.text)
-        file = old.file if old else _story_file(FEEDS_FOLDER, article.url or item.key)
-        twin = await registry.file_with_text(digest)
-        kept = KnownItem(_fingerprint(item), digest, file)
-        if (twin is not None and twin != file) or (old is None and (folder / file).exists()):
-            report.duplicates += 1  # the same story, already kept under another URL or feed
-            await registry.remember(read.feed.url, item.key, replace(kept, file=twin or file))
+        # a story kept as its summary is read again at every poll until its page answers
+        fingerprint = SUMMARY_MARK * story.summary_only + _fingerprint(item)
+        if old is not None and story.summary_only and not old.fingerprint.startswith(SUMMARY_MARK):
+            # the page failed this time: its full text, kept before, stays
+            await registry.remember(read.feed.url, item.key, replace(old, fingerprint=fingerprint))
+            continue
+        file = old.file if old else await _new_file(registry, folder, article, item)
+        twin = None if _too_plain(story) else await registry.file_with_text(digest)
+        if twin is not None and twin != file:
+            report.duplicates += 1  # the same text, already kept under another URL or feed
+            await registry.remember(read.feed.url, item.key, KnownItem(fingerprint, digest, twin))
             continue
         if await asyncio.to_thread(_write_story, folder / file, article):
             (report.updated if old else report.added).append(article.title)
             report.summaries += story.summary_only
-        await registry.remember(read.feed.url, item.key, kept)
+        elif old is None:
+            report.duplicates += 1  # the same story, reached from another feed
+        await registry.remember(read.feed.url, item.key, KnownItem(fingerprint, digest, file))
     return report
+
+
+async def _new_file(registry: FeedRegistry, folder: Path, article: Article, item: FeedItem) -> str:
+    """The file for a new entry: named after the story's (canonical) URL, so one story
+    reached under two URLs is one file; when that file holds another text (a site whose
+    every page declares its home page canonical, say), named after the entry instead."""
+    file = _story_file(FEEDS_FOLDER, article.url or item.key)
+    held = await registry.text_of_file(file)
+    if (folder / file).exists() and held is not None and held != text_hash(article.text):
+        return _story_file(FEEDS_FOLDER, f"{item.key} {item.link}")
+    return file
+
+
+def _too_plain(story: FeedArticle) -> bool:
+    """Whether the text says too little to tell two stories apart by it: a summary
+    ("Read more…") or a short page (a cookie wall)."""
+    return story.summary_only or len(story.article.text) < DISTINCT_TEXT
 
 
 def _fingerprint(item: FeedItem) -> str:
@@ -273,7 +348,9 @@ def _write_story(path: Path, article: Article) -> bool:
     if path.exists() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.part")  # hidden: the indexer passes it by
-    scratch.write_bytes(data)
-    scratch.replace(path)
+    # hidden (the indexer passes it by) and unique (another process may write the same story)
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    Path(scratch).replace(path)
     return True

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (feed_url, key)
 );
 CREATE INDEX IF NOT EXISTS items_text ON items(text_hash);
+CREATE INDEX IF NOT EXISTS items_file ON items(file);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _REPORT_CHANNEL = "report_channel"
@@ -175,6 +176,14 @@ class FeedRegistry:
         """The file holding a story with this text, from any feed, or None."""
         cursor = await self._db.execute(
             "SELECT file FROM items WHERE text_hash = ? LIMIT 1", (text_hash,)
+        )
+        row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def text_of_file(self, file: str) -> str | None:
+        """The text hash of the story kept in ``file``, or None when no entry names it."""
+        cursor = await self._db.execute(
+            "SELECT text_hash FROM items WHERE file = ? LIMIT 1", (file,)
         )
         row = await cursor.fetchone()
         return None if row is None else str(row[0])

@@ -163,11 +163,24 @@ class DataFolder:
     @contextlib.contextmanager
     def reindex_lock(self) -> Iterator[None]:
         """Hold the reindex lock, across processes; raise IndexBusyError if it is taken."""
-        with open(self.root / "reindex.lock", "w") as handle:
+        with self._lock("reindex.lock", "a reindex is already running"):
+            yield
+
+    @contextlib.contextmanager
+    def feeds_lock(self) -> Iterator[None]:
+        """Hold the feed-refresh lock, across processes (several bot shards follow the
+        same feeds: one of them polls); raise IndexBusyError if it is taken."""
+        with self._lock("feeds.lock", "another process is refreshing these feeds"):
+            yield
+
+    @contextlib.contextmanager
+    def _lock(self, name: str, busy: str) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / name, "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise IndexBusyError("a reindex is already running") from None
+                raise IndexBusyError(busy) from None
             try:
                 yield
             finally:

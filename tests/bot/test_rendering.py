@@ -21,6 +21,7 @@ from bot.rendering import (
     render_answer,
     render_ingest,
     render_progress,
+    render_refresh,
     render_stats,
     render_summary,
     retry_text,
@@ -29,6 +30,7 @@ from bot.rendering import (
     shorten_left,
 )
 from retrieval.errors import CitebotError, IndexBusyError, NotIndexedError, SettingsError
+from retrieval.feeds.refresh import FetchFailure, RefreshReport
 from retrieval.types import (
     Answer,
     AnswerSentence,
@@ -517,3 +519,22 @@ def test_ingest_reply_lists_twenty_rejected_files_at_most() -> None:
     text = render_ingest(IngestReport([], rejected))
     assert text.count("• Skipped f") == 20
     assert text.endswith("• … and 5 more")
+
+
+def test_a_refresh_report_fits_discord_and_hides_credentials() -> None:
+    """40 long failures, 30 stories: the first 20 of each are listed, the message stays
+    within 2,000 characters, and a password in a feed URL is never shown."""
+    feed = "https://reader:s3cret@news.example/feed.xml"
+    report = RefreshReport(
+        added=[f"Story {n} " + "with a long headline " * 10 for n in range(30)],
+        failed=[
+            FetchFailure(feed, f"https://news.example/{'a' * 400}/{n}", "HTTP 404")
+            for n in range(40)
+        ],
+        summaries=3,
+    )
+    text = render_refresh(report)
+    assert len(text) <= 2000
+    assert text.startswith("**Feeds refreshed.** Added 30, updated 0, failed 40.")
+    assert "3 kept as their feed's summary" in text
+    assert "s3cret" not in text and "reader:" not in text

@@ -3,13 +3,16 @@ is indexed and answerable, nothing is lost or kept twice, every failure is named
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 
 import pytest
 
 from retrieval.engine import Engine
+from retrieval.errors import IndexBusyError
 from retrieval.feeds.fetcher import FetchPolicy
 from retrieval.feeds.refresh import FetchError
 from retrieval.settings import Settings
@@ -44,7 +47,8 @@ FERRY = Story(
     "/ferry",
     "Harbour ferry suspended after storm damage",
     "The ferry between Westhaven and Port Ellis will not run until the pier is repaired. "
-    "Engineers found 14 cracked piles beneath the landing stage on Monday.",
+    "Engineers found 14 cracked piles beneath the landing stage on Monday. "
+    "Passengers are offered a replacement bus, which takes an hour longer.",
 )
 LANES = Story(
     "lanes",
@@ -315,3 +319,105 @@ async def test_private_addresses_are_refused_unless_allowed(
     with pytest.raises(FetchError, match="address"):
         await engine.add_link(server.url("/lanes"))
     assert server.requests == []
+
+
+async def test_a_story_kept_as_its_summary_gets_its_page_once_it_answers(
+    server: FeedServer, engine: Engine
+) -> None:
+    server.route("/feed.xml", rss(server, FERRY), content_type=RSS_TYPE)
+    server.sequence(FERRY.path, Reply("down", status=404, content_type="text/plain"))
+    await engine.add_feed(server.url("/feed.xml"))
+    first = await engine.refresh_feeds()
+    assert first.summaries == 1
+    serve(server, FERRY)
+    later = await engine.refresh_feeds()
+    assert later.updated == [FERRY.title] and later.summaries == 0
+    answer = await engine.ask("How many cracked piles were found?", k=1)
+    assert not answer.passages[0].citation.summary_only
+
+
+async def test_a_failing_page_never_replaces_the_full_story_with_its_summary(
+    server: FeedServer, engine: Engine
+) -> None:
+    server.route("/feed.xml", rss(server, FERRY), content_type=RSS_TYPE)
+    serve(server, FERRY)
+    await engine.add_feed(server.url("/feed.xml"))
+    await engine.refresh_feeds()
+    retitled = Story(FERRY.guid, FERRY.path, "Ferry suspended", FERRY.text, "Edited summary.")
+    server.route("/feed.xml", rss(server, retitled), content_type=RSS_TYPE)
+    server.route(FERRY.path, "down", status=503, content_type="text/plain")
+    report = await engine.refresh_feeds()
+    assert (report.added, report.updated) == ([], [])
+    answer = await engine.ask("How many cracked piles were found?", k=1)
+    assert "14 cracked piles" in answer.passages[0].text
+    assert not answer.passages[0].citation.summary_only
+
+
+async def test_a_story_read_not_at_all_is_read_again_though_the_feed_is_unchanged(
+    server: FeedServer, engine: Engine
+) -> None:
+    """Its page gave nothing and it has no summary: the feed's ETag is not kept, so the
+    next poll reads the feed again rather than being told "not modified"."""
+    bare = Story(FERRY.guid, FERRY.path, FERRY.title, FERRY.text, summary="")
+    server.route("/feed.xml", rss(server, bare), content_type=RSS_TYPE, headers={"ETag": '"v1"'})
+    server.sequence(FERRY.path, Reply("down", status=404, content_type="text/plain"))
+    await engine.add_feed(server.url("/feed.xml"))
+    first = await engine.refresh_feeds()
+    assert first.added == [] and [f.url for f in first.failed] == [server.url(FERRY.path)]
+    serve(server, FERRY)
+    later = await engine.refresh_feeds()
+    assert "If-None-Match" not in server.seen("/feed.xml")[1].headers
+    assert later.added == [FERRY.title]
+
+
+async def test_one_refresh_of_a_collection_across_processes(
+    server: FeedServer, engine: Engine
+) -> None:
+    """While another process (here: the lock held) refreshes a collection's feeds, this
+    one refuses to, and the scheduled round skips that collection."""
+    server.route("/feed.xml", rss(server, FERRY), content_type=RSS_TYPE)
+    serve(server, FERRY)
+    await engine.add_feed(server.url("/feed.xml"), collection="server-1")
+    index = await engine.collection("server-1")
+    with index.data.feeds_lock():
+        with pytest.raises(IndexBusyError, match="another process"):
+            await engine.refresh_feeds(collection="server-1")
+        assert await engine.refresh_all_feeds() == {}
+    assert server.seen("/feed.xml") == []
+
+
+async def test_a_broken_collection_does_not_stop_the_others(
+    server: FeedServer, engine: Engine, settings: Settings
+) -> None:
+    """A stray folder and a collection whose index is of another format are logged and
+    passed by; the next collection's feeds are refreshed."""
+    collections = settings.data_dir / "collections"
+    (collections / "Not A Name").mkdir(parents=True)
+    server.route("/feed.xml", rss(server, FERRY), content_type=RSS_TYPE)
+    serve(server, FERRY)
+    await engine.add_feed(server.url("/feed.xml"), collection="server-1")
+    await engine.add_feed(server.url("/feed.xml"), collection="server-2")
+    await engine.refresh_feeds(collection="server-1")
+    await engine.close()
+    manifest = next((collections / "server-1" / "index").rglob("manifest.json"))
+    manifest.write_text(manifest.read_text().replace('"format": 3', '"format": 1'))
+    async with await Engine.open(settings, HashingEmbedder()) as reopened:
+        reopened.fetch_policy = FAST
+        reports = await reopened.refresh_all_feeds()
+    assert list(reports) == ["server-2"] and reports["server-2"].added == [FERRY.title]
+
+
+async def test_without_include_shared_a_server_sees_only_its_own(
+    server: FeedServer, settings: Settings, collection: Path
+) -> None:
+    (collection / "lanes.jsonl").write_text(
+        json.dumps({"id": "lanes", "title": LANES.title, "text": LANES.text}) + "\n"
+    )
+    serve(server, FERRY)
+    alone = settings.model_copy(update={"include_shared": False})
+    async with await Engine.open(alone, HashingEmbedder()) as engine:
+        engine.fetch_policy = FAST
+        await engine.reindex()
+        await engine.add_link(server.url(FERRY.path), collection="server-1")
+        assert await titles_cited(engine, "cycle lanes cost", "server-1") == [FERRY.title]
+        assert LANES.title in await titles_cited(engine, "cycle lanes cost")

@@ -63,6 +63,17 @@ async def test_too_many_requests_waits_for_retry_after() -> None:
     assert second.at - first.at >= 0.95
 
 
+async def test_a_longer_retry_after_than_allowed_is_not_retried_now() -> None:
+    """Asked to come back in an hour, the fetcher does not hammer the server meanwhile:
+    it fails at once with the wait asked (the next refresh asks again)."""
+    async with FeedServer() as server, Fetcher(FAST) as fetcher:
+        server.route("/feed.xml", status=503, headers={"Retry-After": "3600"})
+        result = await fetcher.fetch(server.url("/feed.xml"))
+    assert result.status == "failed"
+    assert result.reason == "HTTP 503, asked to retry after 3600 s"
+    assert len(server.seen("/feed.xml")) == 1
+
+
 async def test_server_error_then_success() -> None:
     """A 500 is retried with backoff, and the following 200 is the result."""
     async with FeedServer() as server, Fetcher(FAST) as fetcher:
@@ -290,9 +301,9 @@ async def test_cancellation_propagates() -> None:
 def test_retry_after_forms() -> None:
     """Retry-After is read as seconds or as an HTTP date, capped; nonsense is ignored."""
     now = datetime(2024, 12, 3, 10, 0, 0, tzinfo=UTC)
-    assert retry_after_seconds("7", now, cap=60) == 7
-    assert retry_after_seconds("Tue, 03 Dec 2024 10:00:30 GMT", now, cap=60) == 30
-    assert retry_after_seconds("3600", now, cap=60) == 60
-    assert retry_after_seconds("Tue, 03 Dec 2024 09:00:00 GMT", now, cap=60) == 0
-    assert retry_after_seconds("soon", now, cap=60) is None
-    assert retry_after_seconds(None, now, cap=60) is None
+    assert retry_after_seconds("7", now) == 7
+    assert retry_after_seconds("Tue, 03 Dec 2024 10:00:30 GMT", now) == 30
+    assert retry_after_seconds("3600", now) == 3600
+    assert retry_after_seconds("Tue, 03 Dec 2024 09:00:00 GMT", now) == 0
+    assert retry_after_seconds("soon", now) is None
+    assert retry_after_seconds(None, now) is None

@@ -156,7 +156,8 @@ async def _time_to_answerable(
     async def on_report(name: str, report: RefreshReport) -> None:
         await refreshed.put(report)
 
-    follower = asyncio.create_task(engine.follow_feeds(on_report))
+    stop = asyncio.Event()
+    follower = asyncio.create_task(engine.follow_feeds(on_report, stop))
     seconds: list[float] = []
     try:
         await refreshed.get()  # the first scheduled refresh took in the first story
@@ -169,7 +170,8 @@ async def _time_to_answerable(
             seconds.append(round(time.perf_counter() - published, 1))
             await refreshed.get()
     finally:
-        follower.cancel()
+        stop.set()
+        await follower
     return {
         "schedule_minutes": SCHEDULE_MINUTES,
         "seconds": seconds,
