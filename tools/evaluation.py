@@ -315,15 +315,21 @@ _STEPS = [step / 200 for step in range(200)]
 
 def _abstains_well(sets: Mapping[str, Sequence[Outcome]], threshold: float) -> bool:
     judged = [outcomes for outcomes in sets.values() if any(not o.answerable for o in outcomes)]
-    abstained = [o for outcomes in judged for o in outcomes if o.confidence < threshold]
+    abstained = [o for outcomes in judged for o in outcomes if _abstains(o, threshold)]
     right = sum(not o.answerable for o in abstained)
     if abstained and right / len(abstained) < FOUND_TARGET:
         return False
     for outcomes in sets.values():
         first = [o for o in outcomes if o.answerable and o.rank == 1]
-        if first and sum(o.confidence < threshold for o in first) > FOUND_COST * len(first):
+        if first and sum(_abstains(o, threshold) for o in first) > FOUND_COST * len(first):
             return False
     return True
+
+
+def _abstains(outcome: Outcome, threshold: float) -> bool:
+    """Whether the engine says "not found" at this threshold: below it, or whatever the
+    threshold (a question about a year nothing indexed is from is never found)."""
+    return not outcome.found or outcome.confidence < threshold
 
 
 def _bold_precision(outcomes: Sequence[Outcome], bold: float, found: float) -> float | None:
@@ -335,7 +341,7 @@ def _decided(outcomes: Sequence[Outcome], bold: float, found: float) -> list[Out
     """The outcomes as the engine would give them with these thresholds."""
     decided = []
     for o in outcomes:
-        is_found = o.confidence >= found
+        is_found = not _abstains(o, found)
         shows_bold = is_found and o.bold_confidence is not None and o.bold_confidence >= bold
         decided.append(
             replace(

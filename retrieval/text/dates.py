@@ -6,8 +6,9 @@ a little after it (a year's figures are often published the next January). Relat
 expressions are relative to when the question was asked, passed in by the caller (the
 message's time on Discord, ``--as-of`` or a question file's ``asked_at`` in the
 terminal, else now), so tests can fix it. When no indexed article falls in the window,
-the engine answers from every date, newest first, rather than refusing; a window
-named by date ("in 2012") that holds no article is answered "not found".
+the engine answers from every date, newest first, rather than refusing (an archive's
+"in May" is a May of its own years); a window named with its year ("in 2012") that
+holds no article is answered "not found".
 
 Recognised (case-insensitive):
 
@@ -91,9 +92,9 @@ class TimeWindow:
         end: first instant after the window (UTC).
         grace: reports published up to this long after ``end`` still count.
         phrase: the words of the question that named the time.
-        relative: named relative to when it was asked ("this week", "recently"): when no
-            article is from it, the newest are answered from instead ("in 2012" with no
-            article from 2012 is not found).
+        relative: named relative to when it was asked ("this week", "recently", "in May"
+            with no year): when no article is from it, the newest are answered from
+            instead ("in 2012" with no article from 2012 is not found).
     """
 
     start: datetime
@@ -125,7 +126,9 @@ def time_window(question: str, now: datetime) -> TimeWindow | None:
         window = _window(name, match, today)
         if window is not None:
             start, end, grace = window
-            return TimeWindow(_at(start), _at(end), grace, match.group(0), name in _RELATIVE)
+            # "in May", "since March 5": the latest such month or day, so relative too
+            relative = name in _RELATIVE or not match.groupdict().get("year")
+            return TimeWindow(_at(start), _at(end), grace, match.group(0), relative)
     return None
 
 

@@ -59,3 +59,22 @@ def test_window_admits_late_reports_and_undated_articles() -> None:
     assert not window.admits(datetime(2023, 12, 31, tzinfo=UTC))
     assert not window.admits(datetime(2025, 6, 1, tzinfo=UTC))
     assert window.admits(None)
+
+
+@pytest.mark.parametrize(
+    ("question", "relative"),
+    [
+        ("Why did exports fall in May?", True),
+        ("How many shares were sold since March 5?", True),
+        ("What happened in September?", True),
+        ("What happened last week?", True),
+        ("What happened in May 1987?", False),
+        ("How many died in 2012?", False),
+        ("What was the rate on 5 March 2024?", False),
+    ],
+)
+def test_a_time_without_its_year_is_relative(question: str, relative: bool) -> None:
+    """Only a window named with its year is answered "not found" when nothing indexed is
+    from it; "in May" of an archive means a May of its own years."""
+    window = time_window(question, NOW)
+    assert window is not None and window.relative is relative
