@@ -1,6 +1,6 @@
 """Reliability under load: 200 concurrent /ask through the Discord stand-in during a reindex.
 
-    .venv/bin/python bench/bench_reliability.py [--askers 200] [--articles 2000] [--json]
+    .venv/bin/python -m bench.bench_reliability [--askers 200] [--articles 2000] [--json]
 
 The real bot (unmodified discord.py) and the real engine with the shipped models serve
 the sample articles plus the first Reuters articles; then more Reuters articles are
