@@ -28,7 +28,7 @@ from retrieval.errors import (
     NotIndexedError,
     SettingsError,
 )
-from retrieval.feeds.fetcher import Fetcher, FetchPolicy
+from retrieval.feeds.fetcher import Fetcher, FetchPolicy, HostLimits
 from retrieval.feeds.refresh import FetchError, RefreshReport, fetch_link, poll_feeds
 from retrieval.feeds.registry import REGISTRY_FILE, FeedRecord, FeedRegistry
 from retrieval.index.collection import SHARED, CollectionIndex, Served, check_name
@@ -85,6 +85,7 @@ class Engine:
         self._refreshing: dict[str, asyncio.Lock] = {}
         self.fetch_policy = FetchPolicy(allow_private=settings.fetch_allow_private)
         """How feeds and links are fetched (tests shorten its waits)."""
+        self._host_limits: dict[FetchPolicy, HostLimits] = {}
 
     @classmethod
     async def open(
@@ -411,7 +412,7 @@ class Engine:
         registry = await self._registry(collection)
         async with self._refreshing.setdefault(collection, asyncio.Lock()):
             with index.data.feeds_lock():
-                async with Fetcher(self.fetch_policy) as fetcher:
+                async with self._fetcher() as fetcher:
                     report = await poll_feeds(registry, fetcher, index.articles, only)
                 if report.saved or await registry.pending_reindex():
                     try:
@@ -471,10 +472,16 @@ class Engine:
         """
         _check_web_url(url)
         index = await self.collection(collection)
-        async with Fetcher(self.fetch_policy) as fetcher:  # before the lock: it may be slow
+        async with self._fetcher() as fetcher:  # before the lock: it may be slow
             article = await fetch_link(fetcher, url, index.articles)
         async with index.exclusive():
             return article, await index.reindex_now(None)
+
+    def _fetcher(self) -> Fetcher:
+        """A fetcher on the current policy; all of them share each host's limits."""
+        policy = self.fetch_policy
+        hosts = self._host_limits.setdefault(policy, HostLimits(policy))
+        return Fetcher(policy, hosts)
 
     async def _registry(self, collection: str) -> FeedRegistry:
         found = self._registries.get(collection)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -51,7 +52,8 @@ class FetchPolicy:
         backoff_base, backoff_cap: the wait before retry n is base * 2**(n-1) seconds, at
             most cap, unless the server sent Retry-After.
         max_retry_after: the longest Retry-After waited for, in seconds; a server asking
-            for longer gets no retry in this fetch (the next refresh asks again).
+            for longer is not asked again until then (by any fetcher sharing its
+            :class:`HostLimits`).
         user_agent: sent with every request, and the name robots.txt rules are read for.
         allow_private: also fetch from loopback, private, link-local and other non-public
             addresses (tests and intranet feeds only).
@@ -208,6 +210,32 @@ class _Host:
             yield
 
 
+class HostLimits:
+    """Each host's turn-taking and how long it asked to be left alone, shared by the
+    fetchers of one process (a scheduled refresh, /feeds add and /ingest url at once keep
+    to one host's limits together)."""
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self._policy = policy
+        self._hosts: dict[str, _Host] = {}
+        self._resting_until: dict[str, float] = {}
+
+    def host(self, name: str) -> _Host:
+        if name not in self._hosts:
+            self._hosts[name] = _Host(
+                self._policy.per_host_concurrency, self._policy.per_host_delay
+            )
+        return self._hosts[name]
+
+    def rest(self, name: str, seconds: float) -> None:
+        """``name`` asked (Retry-After) not to be asked again for ``seconds``."""
+        self._resting_until[name] = time.monotonic() + seconds
+
+    def resting(self, name: str) -> float:
+        """Seconds ``name`` still asked to be left alone; 0 when it may be asked."""
+        return max(0.0, self._resting_until.get(name, 0.0) - time.monotonic())
+
+
 class Fetcher:
     """Fetches feeds and pages by the rules of a :class:`FetchPolicy`; use ``async with``.
 
@@ -216,11 +244,11 @@ class Fetcher:
     redirect targets are held to the scheme and address rules.
     """
 
-    def __init__(self, policy: FetchPolicy | None = None) -> None:
+    def __init__(self, policy: FetchPolicy | None = None, hosts: HostLimits | None = None) -> None:
         self.policy = policy or FetchPolicy()
         self._session: aiohttp.ClientSession | None = None
         self._resolver: _PublicResolver | None = None
-        self._hosts: dict[str, _Host] = {}
+        self._hosts = hosts or HostLimits(self.policy)
         self._robots: dict[URL, RobotFileParser | str] = {}
         self._robots_locks: defaultdict[URL, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -257,6 +285,9 @@ class Fetcher:
             target = URL(url)
         except ValueError:
             return _failed(url, "invalid URL")
+        resting = self._hosts.resting(target.host or "")
+        if resting:
+            return _failed(url, f"the server asked to be left alone for {resting:.0f} s more")
         refusal = self._url_refusal(target) or await self._robots_refusal(target)
         if refusal is not None:
             return _failed(url, refusal)
@@ -352,17 +383,12 @@ class Fetcher:
         attempt: _Attempt = await retrying(self._attempt, url, target, headers)
         return attempt.result
 
-    def _host(self, host: str) -> _Host:
-        if host not in self._hosts:
-            self._hosts[host] = _Host(self.policy.per_host_concurrency, self.policy.per_host_delay)
-        return self._hosts[host]
-
     async def _attempt(self, url: str, target: URL, headers: Mapping[str, str]) -> _Attempt:
         """One request in the host's turn, every network failure turned into a reason."""
         if self._session is None:
             raise RuntimeError("Fetcher used outside 'async with'")
         policy = self.policy
-        async with self._host(target.host or "").turn():
+        async with self._hosts.host(target.host or "").turn():
             try:
                 async with self._session.get(
                     target, headers=headers, max_redirects=policy.max_redirects
@@ -405,7 +431,8 @@ class Fetcher:
             if status == 429 or status >= 500:
                 asked = retry_after_seconds(response.headers.get("Retry-After"), datetime.now(UTC))
                 if asked is not None and asked > self.policy.max_retry_after:
-                    # honoured by not asking again now: the next refresh tries later
+                    # honoured: this host is not asked again until then
+                    self._hosts.rest(response.url.host or "", asked)
                     reason = f"HTTP {status}, asked to retry after {asked:.0f} s"
                     return _Attempt(replace(answer, reason=reason))
                 return _Attempt(failed, transient=True, retry_after=asked)

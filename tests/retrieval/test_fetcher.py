@@ -9,7 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from retrieval.feeds.fetcher import Fetcher, FetchPolicy, address_refusal, retry_after_seconds
+from retrieval.feeds.fetcher import (
+    Fetcher,
+    FetchPolicy,
+    HostLimits,
+    address_refusal,
+    retry_after_seconds,
+)
 from tests.feed_server import FeedServer, Reply
 
 FAST = FetchPolicy(
@@ -63,15 +69,20 @@ async def test_too_many_requests_waits_for_retry_after() -> None:
     assert second.at - first.at >= 0.95
 
 
-async def test_a_longer_retry_after_than_allowed_is_not_retried_now() -> None:
-    """Asked to come back in an hour, the fetcher does not hammer the server meanwhile:
-    it fails at once with the wait asked (the next refresh asks again)."""
-    async with FeedServer() as server, Fetcher(FAST) as fetcher:
+async def test_a_longer_retry_after_than_allowed_is_honoured_by_every_fetcher() -> None:
+    """Asked to come back in an hour, neither this fetcher nor another sharing its host
+    limits (the next refresh, an /ingest url) asks that server again meanwhile."""
+    hosts = HostLimits(FAST)
+    async with FeedServer() as server:
         server.route("/feed.xml", status=503, headers={"Retry-After": "3600"})
-        result = await fetcher.fetch(server.url("/feed.xml"))
+        async with Fetcher(FAST, hosts) as fetcher:
+            result = await fetcher.fetch(server.url("/feed.xml"))
+        async with Fetcher(FAST, hosts) as later:
+            again = await later.fetch(server.url("/story"))
     assert result.status == "failed"
     assert result.reason == "HTTP 503, asked to retry after 3600 s"
-    assert len(server.seen("/feed.xml")) == 1
+    assert again.status == "failed" and "left alone for 3600 s more" in (again.reason or "")
+    assert [seen.path for seen in server.requests] == ["/robots.txt", "/feed.xml"]
 
 
 async def test_server_error_then_success() -> None:
