@@ -50,6 +50,8 @@ ANSWER_CACHE_SIZE = 256
 WATCH_SECONDS = 2.0
 """How often a serving engine looks for versions published by another process."""
 COLLECTIONS_FOLDER = "collections"
+FEED_COLLECTIONS_AT_ONCE = 4
+"""Collections whose feeds are refreshed at the same time (hosts' limits are shared)."""
 
 
 class Engine:
@@ -428,23 +430,30 @@ class Engine:
     async def refresh_all_feeds(
         self, on_report: Callable[[str, RefreshReport], Awaitable[None]] | None = None
     ) -> dict[str, RefreshReport]:
-        """Refresh every collection that follows feeds, handing each report to
-        ``on_report`` as soon as it is ready. Nothing one collection does (a bad name on
-        disk, an index of another format, a failing disk) stops the others: it is logged."""
+        """Refresh every collection that follows feeds, ``FEED_COLLECTIONS_AT_ONCE`` at a
+        time (so one server's long refresh does not hold up the others), handing each
+        report to ``on_report`` as soon as it is ready. Nothing one collection does (a bad
+        name on disk, an index of another format, a failing disk) stops the others: it
+        is logged."""
         reports: dict[str, RefreshReport] = {}
-        for name in self.collection_names():
-            try:
-                if not (self._folders(name)[1].root / REGISTRY_FILE).exists():
-                    continue  # never followed a feed: not even opened
-                if not await self.feeds(name):
-                    continue
-                reports[name] = report = await self.refresh_feeds(collection=name)
-                if on_report is not None:
-                    await on_report(name, report)
-            except IndexBusyError as error:
-                log.info("feeds of %s not refreshed here: %s", name, error)
-            except Exception:
-                log.exception("refreshing the feeds of %s failed", name)
+        places = asyncio.Semaphore(FEED_COLLECTIONS_AT_ONCE)
+
+        async def refresh(name: str) -> None:
+            async with places:
+                try:
+                    if not (self._folders(name)[1].root / REGISTRY_FILE).exists():
+                        return  # never followed a feed: not even opened
+                    if not await self.feeds(name):
+                        return
+                    reports[name] = report = await self.refresh_feeds(collection=name)
+                    if on_report is not None:
+                        await on_report(name, report)
+                except IndexBusyError as error:
+                    log.info("feeds of %s not refreshed here: %s", name, error)
+                except Exception:
+                    log.exception("refreshing the feeds of %s failed", name)
+
+        await asyncio.gather(*(refresh(name) for name in self.collection_names()))
         return reports
 
     async def follow_feeds(
