@@ -48,8 +48,6 @@ READ_NEWER_MARGIN = RETRIEVAL_WEIGHT * NEWER_MARGIN + 0.25
 quarter of the reader's evidence."""
 RELEVANT = 0.5
 """Reader relevance probability from which a passage counts as about the question."""
-CONFLICT_CONFIDENCE = 0.5
-"""Reader span confidence from which a source's figure is listed when sources disagree."""
 READER_SHARE = 0.7
 """Share of the reader's evidence in the "found" confidence; the rest is retrieval's
 (chosen on the tuning sets, bench/RESULTS.md)."""
@@ -226,7 +224,7 @@ def compose_answer(
     score = confidence(found_evidence)
     if not shown or score < thresholds.found:
         return Answer(question, None, passages, False, (), score, found_evidence)
-    conflicts = _conflicting_figures(shown)
+    conflicts = _conflicting_figures(shown, thresholds.bold)
     index = conflicts[0].passage_index if conflicts else 0
     sentence = _answer_sentence(question, shown, index, thresholds.bold)
     return Answer(question, sentence, passages, True, conflicts, score, found_evidence)
@@ -259,16 +257,22 @@ def _answer_sentence(
     return AnswerSentence(text[start:end], index)
 
 
-def _conflicting_figures(shown: Sequence[Ranked]) -> tuple[FigureReport, ...]:
-    """One figure per relevant source (its reader's best span, when it is a figure the
-    reader is sure of), newest first, when the sources do not all agree."""
+def _conflicting_figures(shown: Sequence[Ranked], bold: float) -> tuple[FigureReport, ...]:
+    """One figure per relevant source (its reader's best span, when it is a figure),
+    newest first, when the sources do not all agree.
+
+    A figure is listed only when the reader is as sure of it as of a phrase it would
+    bold (``bold``: probability x relevance): a source listed as saying "six" is read as
+    that source's answer, so it must meet the same calibrated bar.
+    """
     reports: list[tuple[FigureReport, float]] = []
     seen: set[tuple[str, int]] = set()
     for index, item in enumerate(shown):
         span = item.reading.best if item.reading else None
         article = item.candidate.article
-        sure = span is not None and span.probability >= CONFLICT_CONFIDENCE
-        if span is None or not sure or article in seen or item.relevance < RELEVANT:
+        if span is None or article in seen or item.relevance < RELEVANT:
+            continue
+        if span.probability * item.relevance < bold:
             continue
         phrase = item.candidate.record.text[span.start : span.end]
         value = None if _DATE_LIKE.search(phrase) else figure_value(phrase)

@@ -27,7 +27,7 @@ COMET = "008_halvorsen-comet-discovery"
 MARATHON = "011_eastfield-marathon-record"
 TOLL_QUESTION = "How many people were killed in the Astel valley floods?"
 MARCH_2024 = datetime(2024, 3, 14, tzinfo=UTC)
-TOLLS = ScriptedReader({"At least 12 people": 0.9, "31": 0.9})
+TOLLS = ScriptedReader({"At least 12 people": 0.99, "31": 0.99})
 """A reader that finds each flood report's toll."""
 
 
@@ -116,6 +116,16 @@ def test_disagreeing_figures_are_listed_newest_first() -> None:
     assert "rose to 31" in answer.sentence.text
 
 
+def test_a_figure_the_reader_would_not_bold_is_not_listed_as_a_source_s() -> None:
+    """A source is listed as saying "31" only when the reader is as sure of it as of a
+    phrase it would bold: unsure, there is no disagreement to report."""
+    unsure = ScriptedReader({"At least 12 people": 0.99, "31": 0.6})
+    answer = _answer(TOLL_QUESTION, _flood_reports(), unsure, bold=0.9)
+    assert answer.conflicts == ()
+    listed = _answer(TOLL_QUESTION, _flood_reports(), unsure, bold=0.5)
+    assert [r.figure for r in listed.conflicts] == ["31", "At least 12 people"]
+
+
 def test_newer_report_goes_first_only_when_it_tells_the_same_story() -> None:
     """About equal relevance puts the newer report first, but not when the stories differ."""
     same = _answer(TOLL_QUESTION, _flood_reports())
@@ -175,14 +185,14 @@ def test_not_found_below_the_threshold_still_lists_closest_sources() -> None:
 
 def test_a_phrase_is_bolded_only_when_the_reader_is_sure() -> None:
     """The same answer sentence, with its phrase bolded above the threshold only."""
-    sure = _answer(TOLL_QUESTION, _flood_reports()[:1], bold=0.8)
-    unsure = _answer(TOLL_QUESTION, _flood_reports()[:1], bold=0.95)
+    sure = _answer(TOLL_QUESTION, _flood_reports()[:1], bold=0.9)
+    unsure = _answer(TOLL_QUESTION, _flood_reports()[:1], bold=0.99)
     assert sure.sentence is not None and unsure.sentence is not None
     assert sure.sentence.text == unsure.sentence.text
     assert sure.sentence.highlighted_text == "At least 12 people"
     assert unsure.sentence.highlight is None
     assert unsure.sentence.highlight_confidence is not None
-    assert 0.8 <= unsure.sentence.highlight_confidence < 0.95
+    assert 0.9 <= unsure.sentence.highlight_confidence < 0.99
 
 
 def test_found_is_decided_on_the_passages_read_whatever_is_shown() -> None:
