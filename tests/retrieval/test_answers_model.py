@@ -48,3 +48,18 @@ async def test_samples_cite_the_right_article(tmp_path: Path) -> None:
         mayor = await engine.ask("By how many votes did Farah Siddiqui win the mayoral race?")
     assert "Fenwick" in comet.passages[0].citation.title
     assert mayor.sentence is not None and "4,118" in mayor.sentence.text
+
+
+async def test_the_demo_question_quotes_a_toll_never_a_missing_count(tmp_path: Path) -> None:
+    """`citebot demo`'s question over the samples: the answer sentence states a number
+    killed and no source is listed as giving the six still missing as its toll."""
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    copy_samples(collection)
+    settings = load_settings(collection=collection, data_dir=tmp_path / "data")
+    async with await Engine.open(settings) as engine:
+        await engine.reindex()
+        answer = await engine.ask("How many people were killed in the Astel valley floods?")
+    assert answer.sentence is not None and "killed" in answer.sentence.text
+    assert "missing" not in answer.sentence.text
+    assert all("six" not in report.figure.lower() for report in answer.conflicts)
