@@ -115,7 +115,11 @@ class Engine:
             reader or default_reader(settings, data),
         )
         engine._activity = await ActivityLog.open(data.activity_db, settings.log_retention_days)
-        await engine.collection(SHARED)
+        try:
+            await engine.collection(SHARED)
+        except BaseException:  # an index of another model or format: close what is open
+            await engine.close()
+            raise
         return engine
 
     async def close(self) -> None:
