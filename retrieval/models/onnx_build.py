@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 OPSET = 17
 """First opset with a LayerNormalization operator."""
 
+INT8_BUILD: dict[str, Any] = {
+    "format": 1,
+    "exporter": "torchscript",
+    "opset": OPSET,
+    "attention": "eager",
+    "weight_type": "QInt8",
+    "per_channel": True,
+    "reduce_range": True,
+    "op_types": ["MatMul"],
+}
+"""How the encoder and the reader are exported and quantized; each adds the matrix it
+keeps in fp32 (and the reader its length). Part of the cached files' names."""
+
 
 def digest_files(paths: Iterable[Path], extra: bytes = b"") -> str:
     """A short content hash of files (and ``extra``), for cache file names."""

@@ -45,17 +45,7 @@ log = logging.getLogger(__name__)
 EXCLUDED_MATMUL = "/model/encoder/layer.0/output/dense/MatMul"
 """The one weight matrix left in fp32 (see the module docstring)."""
 
-BUILD_SETTINGS: dict[str, Any] = {
-    "format": 1,
-    "exporter": "torchscript",
-    "opset": onnx_build.OPSET,
-    "attention": "eager",
-    "weight_type": "QInt8",
-    "per_channel": True,
-    "reduce_range": True,
-    "op_types": ["MatMul"],
-    "exclude": [EXCLUDED_MATMUL],
-}
+BUILD_SETTINGS: dict[str, Any] = {**onnx_build.INT8_BUILD, "exclude": [EXCLUDED_MATMUL]}
 """Everything that shapes the cached file besides the weights; part of its name."""
 
 SMALL_CALL = 4

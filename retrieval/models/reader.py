@@ -57,14 +57,7 @@ PHRASE_CANDIDATES = 64
 """Best-scoring spans considered for the phrase."""
 
 BUILD_SETTINGS: dict[str, Any] = {
-    "format": 1,
-    "exporter": "torchscript",
-    "opset": onnx_build.OPSET,
-    "attention": "eager",
-    "weight_type": "QInt8",
-    "per_channel": True,
-    "reduce_range": True,
-    "op_types": ["MatMul"],
+    **onnx_build.INT8_BUILD,
     "exclude": ["/body/encoder/layer.0/output/dense/MatMul"],
     "max_tokens": MAX_TOKENS,
 }
