@@ -78,6 +78,20 @@ class RateLimit:
         return None
 
 
+async def refused_here(
+    interaction: discord.Interaction, allowed: Collection[int], limit: RateLimit
+) -> bool:
+    """Tell the user privately why a command is not answered here and now (see
+    :func:`refusal`); True when it was refused."""
+    refused = refusal(
+        interaction.channel, interaction.user.id, allowed, limit, discord.utils.utcnow()
+    )
+    if refused is None:
+        return False
+    await interaction.response.send_message(refused, ephemeral=True, allowed_mentions=NO_PINGS)
+    return True
+
+
 def refusal(
     channel: object, user_id: int, allowed: Collection[int], limit: RateLimit, now: datetime
 ) -> str | None:

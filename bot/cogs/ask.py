@@ -6,7 +6,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import refusal, server_collection
+from bot.access import refused_here, server_collection
 from bot.client import CitebotBot
 from bot.rendering import NO_PINGS
 from bot.views import answer_message
@@ -31,17 +31,9 @@ class AskCog(commands.Cog):
         question: app_commands.Range[str, 1, 500],
         private: bool = False,
     ) -> None:
-        refused = refusal(
-            interaction.channel,
-            interaction.user.id,
-            self.engine.settings.allowed_channels,
-            self.bot.rate_limit,
-            discord.utils.utcnow(),
-        )
-        if refused is not None:
-            await interaction.response.send_message(
-                refused, ephemeral=True, allowed_mentions=NO_PINGS
-            )
+        if await refused_here(
+            interaction, self.engine.settings.allowed_channels, self.bot.rate_limit
+        ):
             return
         # Acknowledge within Discord's 3 seconds; the engine then works in its own threads.
         await interaction.response.defer(ephemeral=private)

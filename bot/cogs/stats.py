@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.access import refusal, server_collection
+from bot.access import refused_here, server_collection
 from bot.client import CitebotBot
 from bot.rendering import NO_PINGS, render_stats
 from retrieval.errors import NotIndexedError
@@ -25,17 +25,9 @@ class StatsCog(commands.Cog):
     @app_commands.command(name="stats", description="How many articles are indexed, and when.")
     @app_commands.guild_only()
     async def stats(self, interaction: discord.Interaction) -> None:
-        refused = refusal(
-            interaction.channel,
-            interaction.user.id,
-            self.engine.settings.allowed_channels,
-            self.bot.rate_limit,
-            discord.utils.utcnow(),
-        )
-        if refused is not None:
-            await interaction.response.send_message(
-                refused, ephemeral=True, allowed_mentions=NO_PINGS
-            )
+        if await refused_here(
+            interaction, self.engine.settings.allowed_channels, self.bot.rate_limit
+        ):
             return
         await interaction.response.defer()
         own = server_collection(interaction.guild_id or 0)

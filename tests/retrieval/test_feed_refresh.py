@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from pathlib import Path
 
@@ -18,18 +18,10 @@ from retrieval.feeds.refresh import FetchError
 from retrieval.settings import Settings
 from tests.fakes import HashingEmbedder
 from tests.feed_server import FeedServer, Reply
+from tests.retrieval.test_fetcher import FAST as FETCH_FAST
 
-FAST = FetchPolicy(
-    timeout=2.0,
-    read_timeout=1.0,
-    max_bytes=1_000_000,
-    retries=1,
-    backoff_base=0.05,
-    backoff_cap=0.1,
-    per_host_delay=0.0,
-    allow_private=True,
-)
-"""Short waits, and the loopback server allowed."""
+FAST = replace(FETCH_FAST, read_timeout=1.0, max_bytes=1_000_000, retries=1)
+"""The fetcher tests' short waits and loopback allowed; a 1 MB cap, so the 20 MB page fails."""
 RSS_TYPE = "application/rss+xml"
 
 
