@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -120,6 +121,7 @@ class Engine:
         except BaseException:  # an index of another model or format: close what is open
             await engine.close()
             raise
+        _freeze_startup_heap()
         return engine
 
     async def close(self) -> None:
@@ -547,3 +549,16 @@ def default_reader(settings: Settings, data: DataFolder) -> Reader | None:
             "set reader = false to use another model"
         )
     return OnnxReader(settings.model_path(), data.encoder_cache)
+
+
+def _freeze_startup_heap() -> None:
+    """Keep what start-up loaded (libraries, models, the index) out of full collections.
+
+    A full pass of the cyclic garbage collector walks every tracked object while holding
+    the GIL: about 200 ms once torch and transformers are imported. A reindex in a worker
+    thread allocates enough to trigger such passes, and the event loop waits them out.
+    Frozen objects are still freed by reference counting; only cycles among them are kept.
+    """
+    gc.collect()
+    gc.freeze()
+

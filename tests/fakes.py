@@ -53,8 +53,12 @@ class HashingEmbedder:
                 digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
                 bucket = int.from_bytes(digest[:4], "little") % self._dimension
                 vectors[row, bucket] += 1.0 if digest[4] % 2 else -1.0
-            norm = np.linalg.norm(vectors[row])
-            vectors[row] = vectors[row] / norm if norm else 1.0 / np.sqrt(self._dimension)
+        # One call for all rows: a numpy call per row releases and retakes the GIL so often
+        # that the event loop's thread can wait ~100 ms to get it back.
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        empty = norms[:, 0] == 0
+        vectors[~empty] /= norms[~empty]
+        vectors[empty] = 1.0 / np.sqrt(self._dimension)
         self.embedded.extend(texts)
         if progress is not None:
             progress(len(texts))

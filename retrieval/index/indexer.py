@@ -35,6 +35,7 @@ from retrieval.ingest.collection import Collection, SkipReport, read_collection
 from retrieval.ingest.passages import embedding_input, split_passages
 from retrieval.models.embedder import Embedder
 from retrieval.store.articles import Store, StoredArticle
+from retrieval.text.boilerplate import article_keys
 from retrieval.types import Article, IndexSummary, PassageSpan
 
 log = logging.getLogger(__name__)
@@ -213,17 +214,37 @@ async def reindex(
     return summary, generation
 
 
-def _split(
+@dataclass(frozen=True)
+class _Prepared:
+    """An article ready to store: everything computed from its text, off the event loop."""
+
+    article: Article
+    spans: list[PassageSpan]
+    content_hash: str
+    text_hash: str
+    sentence_keys: set[bytes]
+
+
+def _prepare(
     articles: list[Article], embedder: Embedder, max_tokens: int
-) -> tuple[list[list[PassageSpan]], list[str]]:
-    """Each article's passage spans, and the texts to embed for all of them, in order."""
-    spans = [split_passages(a.title, a.text, embedder.count_tokens, max_tokens) for a in articles]
-    inputs = [
-        embedding_input(article.title, article.text[span.start : span.end])
-        for article, article_spans in zip(articles, spans, strict=True)
-        for span in article_spans
+) -> tuple[list[_Prepared], list[str]]:
+    """Each article prepared for storing, and the texts to embed for all of them, in order."""
+    prepared = [
+        _Prepared(
+            article,
+            split_passages(article.title, article.text, embedder.count_tokens, max_tokens),
+            content_hash(article),
+            text_hash(article.text),
+            article_keys(article.publisher, article.text),
+        )
+        for article in articles
     ]
-    return spans, inputs
+    inputs = [
+        embedding_input(item.article.title, item.article.text[span.start : span.end])
+        for item in prepared
+        for span in item.spans
+    ]
+    return prepared, inputs
 
 
 async def _apply(
@@ -243,7 +264,7 @@ async def _apply(
     else:
         vectors = VectorIndex.empty(embedder.dimension)
     max_tokens = min(passage_tokens, embedder.max_tokens)
-    spans, inputs = await asyncio.to_thread(_split, plan.to_add, embedder, max_tokens)
+    prepared, inputs = await asyncio.to_thread(_prepare, plan.to_add, embedder, max_tokens)
     done = 0
 
     def advance(count: int) -> None:
@@ -255,12 +276,17 @@ async def _apply(
     embedded = await asyncio.to_thread(embedder.embed, inputs, progress=advance)
     new_ids: list[int] = []
     offset = 0
-    for article, article_spans in zip(plan.to_add, spans, strict=True):
-        chunk = embedded[offset : offset + len(article_spans)]
-        offset += len(article_spans)
+    for item in prepared:
+        chunk = embedded[offset : offset + len(item.spans)]
+        offset += len(item.spans)
         new_ids.extend(
             await store.add_article(
-                article, content_hash(article), text_hash(article.text), article_spans, chunk
+                item.article,
+                item.content_hash,
+                item.text_hash,
+                item.sentence_keys,
+                item.spans,
+                chunk,
             )
         )
     await store.commit()

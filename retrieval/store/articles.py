@@ -18,7 +18,7 @@ from typing import Any
 import aiosqlite
 import numpy as np
 
-from retrieval.text.boilerplate import MIN_ARTICLES, article_keys
+from retrieval.text.boilerplate import MIN_ARTICLES
 from retrieval.types import Article, Citation, PassageSpan
 
 _SCHEMA = """
@@ -147,10 +147,12 @@ class Store:
         article: Article,
         content_hash: str,
         text_hash: str,
+        sentence_keys: Iterable[bytes],
         spans: Sequence[PassageSpan],
         vectors: np.ndarray,
     ) -> list[int]:
-        """Insert an article with its passages and vectors; returns the new passage ids."""
+        """Insert an article with its sentence keys (see :mod:`retrieval.text.boilerplate`),
+        passages and vectors; returns the new passage ids."""
         cursor = await self._db.execute(
             "INSERT INTO articles(source, content_hash, text_hash, url, title, publisher, author,"
             " published_at, text, summary_only) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -170,7 +172,7 @@ class Store:
         article_id = cursor.lastrowid
         await self._db.executemany(
             "INSERT INTO sentence_keys(article_id, key) VALUES (?, ?)",
-            [(article_id, key) for key in article_keys(article.publisher, article.text)],
+            [(article_id, key) for key in sentence_keys],
         )
         passage_ids: list[int] = []
         for ordinal, (span, vector) in enumerate(zip(spans, vectors, strict=True)):
@@ -221,8 +223,7 @@ class Store:
         )
         async with self._db.execute(query) as cursor:
             rows = list(await cursor.fetchall())
-        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
-        return ids, [f"{title}\n{text}" for _, title, text in rows]
+        return await asyncio.to_thread(_ids_and_texts, rows)
 
     def passages_now(self, passage_ids: Iterable[int]) -> dict[int, PassageRecord]:
         """Passages by id, with article text and citation; for the worker thread answering.
@@ -280,3 +281,10 @@ def _passage_record(row: Any) -> PassageRecord:
 def _chunks(items: list[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _ids_and_texts(rows: list[Any]) -> tuple[np.ndarray, list[str]]:
+    """(ids, title + passage text) from (id, title, text) rows; a long loop, run off the loop."""
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    return ids, [f"{title}\n{text}" for _, title, text in rows]
+
