@@ -396,6 +396,13 @@ def render_refresh(report: RefreshReport, title: str = "Feeds refreshed.") -> st
     return limit_content("\n".join(lines))
 
 
+def render_quiet_refresh(report_text: str, checked_at: datetime) -> str:
+    """A report with a last line saying a later refresh found nothing new (the failures
+    it lists, if any, stand); the report is cut to make room for that line."""
+    checked = f"Checked again {discord.utils.format_dt(checked_at, 'R')}: nothing new since."
+    return f"{shorten_lines(report_text, CONTENT_MAX - len(checked) - 1)}\n{checked}"
+
+
 def render_feeds(feeds: Sequence[FeedRecord]) -> str:
     """The feeds a server follows, a line each, with the outcome of the last poll."""
     if not feeds:

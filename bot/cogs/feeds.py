@@ -1,14 +1,17 @@
 """/feeds add, remove and list (admins), and the reports of the scheduled refresh.
 
 The engine polls every collection's feeds every ``feed_refresh_minutes`` and indexes what
-is new or edited. A refresh that added or updated stories, or whose failures changed, is
-reported to the collection's report channel (the one its last /feeds add ran in).
+is new or edited. Every refresh is reported in the collection's report channel (the one
+its last /feeds add ran in): one that added or updated stories, or whose failures
+changed, in a new message; a quiet one by editing the last report's "checked" line, so
+the channel shows each refresh without a message every few minutes saying nothing new.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 
 import discord
 from discord import app_commands
@@ -16,10 +19,19 @@ from discord import app_commands
 from bot.access import server_collection
 from bot.client import CitebotBot
 from bot.cogs.background import AdminWork
-from bot.rendering import NO_PINGS, code_text, render_feeds, render_refresh
+from bot.rendering import NO_PINGS, code_text, render_feeds, render_quiet_refresh, render_refresh
 from retrieval.feeds.refresh import RefreshReport
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class _LastReport:
+    """A collection's last report message, and its text before any "checked" line."""
+
+    message: discord.Message
+    text: str
+    failures: frozenset[tuple[str, str]]
 
 
 class FeedsCog(AdminWork):
@@ -34,9 +46,9 @@ class FeedsCog(AdminWork):
 
     def __init__(self, bot: CitebotBot) -> None:
         super().__init__(bot)
-        self._reported: dict[str, frozenset[tuple[str, str]]] = {}
-        """The failures last reported per collection, so a feed that stays down is
-        reported once, not at every refresh."""
+        self._last: dict[str, _LastReport] = {}
+        """Each collection's last report, edited by quiet refreshes; a feed that stays
+        down is reported once, not at every refresh."""
         self._stop = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
 
@@ -98,21 +110,32 @@ class FeedsCog(AdminWork):
         await self._report(interaction, render_feeds(await self.engine.feeds(collection)))
 
     async def _post(self, collection: str, report: RefreshReport) -> None:
-        """The refresh's summary in the collection's report channel, when there is news."""
+        """The refresh's summary in the collection's report channel: a new message when
+        there is news, else the last report edited to say when it was checked again."""
         failures = frozenset((failure.url, failure.reason) for failure in report.failed)
-        if not report.saved and failures == self._reported.get(collection, frozenset()):
+        last = self._last.get(collection)
+        try:
+            if last is not None and not report.saved and failures == last.failures:
+                quiet = render_quiet_refresh(last.text, discord.utils.utcnow())
+                await last.message.edit(content=quiet, allowed_mentions=NO_PINGS)
+                return
+        except discord.NotFound:  # deleted by someone: the next report is a new message
+            pass
+        except discord.HTTPException as error:
+            log.warning("could not update the feed report of %s: %s", collection, error)
             return
-        self._reported[collection] = failures
         channel_id = await self.engine.report_channel(collection)
         if channel_id is None:
             log.info(
                 "feed refresh of %s: %d added, no report channel", collection, len(report.added)
             )
             return
+        text = render_refresh(report)
         try:
             channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
             if isinstance(channel, discord.abc.Messageable):
-                await channel.send(render_refresh(report), allowed_mentions=NO_PINGS)
+                message = await channel.send(text, allowed_mentions=NO_PINGS)
+                self._last[collection] = _LastReport(message, text, failures)
         except discord.HTTPException as error:
             log.warning("could not post the feed report of %s: %s", collection, error)
 

@@ -21,6 +21,7 @@ from bot.rendering import (
     render_answer,
     render_ingest,
     render_progress,
+    render_quiet_refresh,
     render_refresh,
     render_stats,
     render_summary,
@@ -538,3 +539,13 @@ def test_a_refresh_report_fits_discord_and_hides_credentials() -> None:
     assert text.startswith("**Feeds refreshed.** Added 30, updated 0, failed 40.")
     assert "3 kept as their feed's summary" in text
     assert "s3cret" not in text and "reader:" not in text
+
+
+def test_a_quiet_refresh_keeps_a_full_report_and_adds_when_it_was_checked() -> None:
+    """The "checked again" line always shows, after as much of the report as fits."""
+    report = RefreshReport(added=[f"Story {n} " + "with a long headline " * 10 for n in range(30)])
+    full = render_refresh(report)
+    quiet = render_quiet_refresh(full, datetime(2026, 12, 1, 16, 0, tzinfo=UTC))
+    assert len(quiet) <= 2000
+    assert quiet.startswith("**Feeds refreshed.** Added 30")
+    assert quiet.endswith("Checked again <t:1796140800:R>: nothing new since.")

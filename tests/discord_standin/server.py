@@ -541,6 +541,24 @@ class DiscordStandIn(WorldBuilder, Driver):
             check, timeout, lambda: f"the bot posted no (matching) message in #{channel.name}"
         )
 
+    async def wait_for_edit(
+        self,
+        message: RecordedMessage,
+        timeout: float = 10.0,
+        *,
+        predicate: Callable[[RecordedMessage], bool],
+    ) -> RecordedMessage:
+        """Return ``message`` once the bot has edited it so that ``predicate`` holds."""
+
+        def check() -> RecordedMessage | None:
+            self._raise_if_client_died()
+            edited = message.edited_at is not None and not message.deleted
+            return message if edited and predicate(message) else None
+
+        return await self._signal.wait_for(
+            check, timeout, lambda: f"message {message.id} was not edited as expected"
+        )
+
     def channel_messages(self, channel: StandInChannel) -> list[RecordedMessage]:
         """Everything visible in the channel, oldest first (users', bot's, interaction replies)."""
         return [m for m in self._history.get(channel.id, []) if not m.deleted and not m.ephemeral]

@@ -32,7 +32,8 @@ SCHEDULE_MINUTES = 0.01
 async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> None:
     """An admin adds a feed: its story answers in that server at once, never in the other;
     a story published later is found by the schedule, reported in the channel the feed
-    was added from, and answered; a non-admin is refused; /feeds list shows the feed."""
+    was added from, and answered; later quiet refreshes edit that report instead of
+    posting; a non-admin is refused; /feeds list shows the feed."""
     settings = load_settings(
         collection=tmp_path / "shared",
         data_dir=tmp_path / "data",
@@ -100,6 +101,13 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
                 assert LANES.title in await ask(
                     harbour, newsroom, reader, "How much do the cycle lanes cost?"
                 )
+                posted, headline = len(server.channel_messages(newsroom)), report.content
+                checked = await server.wait_for_edit(
+                    report, timeout=20, predicate=lambda m: "Checked again" in m.content
+                )
+                assert checked.content.startswith(headline)
+                assert "nothing new since" in checked.content
+                assert len(server.channel_messages(newsroom)) == posted
 
                 listed = await server.invoke_slash(harbour, newsroom, editor, "feeds list")
                 shown = (await listed.wait_for_response()).content
