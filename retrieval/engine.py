@@ -561,4 +561,3 @@ def _freeze_startup_heap() -> None:
     """
     gc.collect()
     gc.freeze()
-

@@ -107,3 +107,20 @@ def test_invalid_setting_stops_at_start(environment: dict[str, str]) -> None:
     code, _, err = invoke({**environment, "CITEBOT_TOP_K": "0"}, "stats")
     assert code == 2
     assert "'top_k'" in err and "CITEBOT_TOP_K" in err and "greater than or equal to 1" in err
+
+
+def test_an_emptied_folder_removes_nothing_unless_allowed(tmp_path: Path) -> None:
+    """Reindexing a folder that lost most of its files is refused with the count; with
+    --allow-removal it goes ahead."""
+    collection = tmp_path / "collection"
+    collection.mkdir()
+    copy_samples(collection, ["001_astel-floods-carrow-bridge", "002_astel-flood-death-toll-rises"])
+    environment = {"CITEBOT_COLLECTION": str(collection), "CITEBOT_DATA_DIR": str(tmp_path / "d")}
+    assert invoke(environment, "index")[0] == 0
+    for article in collection.iterdir():
+        article.unlink()
+    code, _, err = invoke(environment, "index")
+    assert code == 1 and "would remove 2 of the 2 indexed articles" in err
+    code, out, err = invoke(environment, "index", "--allow-removal")
+    assert code == 0, err
+    assert "removed 2" in out

@@ -22,7 +22,8 @@ def invoke(environment: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 def test_feeds_from_the_terminal(tmp_path: Path) -> None:
     """add indexes the feed at once, list shows it, refresh finds nothing new, remove stops
-    following it, and --collection keeps it out of the shared collection."""
+    following it, and --collection keeps it out of the shared collection (in ask, stats,
+    index and feeds alike)."""
     environment = {
         "CITEBOT_COLLECTION": str(tmp_path / "articles"),
         "CITEBOT_DATA_DIR": str(tmp_path / "data"),
@@ -40,6 +41,12 @@ def test_feeds_from_the_terminal(tmp_path: Path) -> None:
         assert f"added: {FERRY.title}" in out
         code, out, _ = invoke(environment, *named, "ask", "How many cracked piles were found?")
         assert code == 0 and FERRY.title in out
+        code, out, _ = invoke(environment, *named, "stats")
+        assert code == 0 and "articles   1\n" in out
+        code, out, _ = invoke(environment, *named, "index")
+        assert code == 0 and "unchanged 1" in out
+        code, _, err = invoke(environment, "stats")
+        assert code == 1 and "nothing is indexed yet" in err
         code, out, _ = invoke(environment, *named, "feeds", "list")
         assert f"{feed} (Harbour Gazette): 1 stories" in out and "ok" in out
         code, out, _ = invoke(environment, *named, "feeds", "refresh")

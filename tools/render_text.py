@@ -102,8 +102,8 @@ def refresh_lines(report: RefreshReport) -> list[str]:
     lines += [f"updated: {title}" for title in report.updated[:SKIPPED_LISTED]]
     listed = report.failed[:SKIPPED_LISTED]
     lines += [
-        f"failed {failure.url}"
-        + ("" if failure.url == failure.feed else f" (feed {failure.feed})")
+        f"failed {shown_url(failure.url)}"
+        + ("" if failure.url == failure.feed else f" (feed {shown_url(failure.feed)})")
         + f": {failure.reason}"
         for failure in listed
     ]

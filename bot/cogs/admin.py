@@ -78,6 +78,7 @@ class AdminCog(AdminWork):
     async def _reindex(self, interaction: discord.Interaction, confirm: bool) -> None:
         """Reindex, editing the reply with progress every few seconds, then the summaries."""
         summaries: list[str] = []
+        editable = True  # until an edit fails: the token expires 15 minutes after the command
         for collection, title in self._collections(interaction):
             progress = Progress()
             task = asyncio.create_task(
@@ -86,9 +87,9 @@ class AdminCog(AdminWork):
             shown: tuple[str, int, int] | None = None
             while not task.done():
                 await asyncio.wait({task}, timeout=self.bot.progress_interval)
-                if not task.done() and progress.latest != shown:
+                if editable and not task.done() and progress.latest != shown:
                     shown = progress.latest
-                    await self._edit(interaction, render_progress(*shown))
+                    editable = await self._edit(interaction, render_progress(*shown))
             summary = task.result()
             log.info("reindex of %s by %s: %s", collection, interaction.user.id, summary)
             summaries.append(render_summary(summary, title=title))

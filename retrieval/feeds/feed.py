@@ -78,14 +78,18 @@ def parse_feed(body: bytes, feed_url: str) -> ParsedFeed:
     A broken feed (truncated, bad XML) gives the entries read before the break.
 
     Raises:
-        FeedError: not an RSS or Atom feed, or broken before its first entry.
+        FeedError: not an RSS or Atom feed, broken before its first entry, or one that
+            crashes the parser.
     """
-    parsed = feedparser.parse(
-        # A stream, not bytes: feedparser opens bytes that happen to name a file.
-        io.BytesIO(body),
-        # The caller fetched this as a feed; without a type feedparser flags every feed.
-        response_headers={"content-location": feed_url, "content-type": "application/xml"},
-    )
+    try:
+        parsed = feedparser.parse(
+            # A stream, not bytes: feedparser opens bytes that happen to name a file.
+            io.BytesIO(body),
+            # The caller fetched this as a feed; without a type feedparser flags every feed.
+            response_headers={"content-location": feed_url, "content-type": "application/xml"},
+        )
+    except Exception as error:  # feedparser crashes on some input (e.g. "&#xD800;")
+        raise FeedError(feed_url, f"unreadable feed ({type(error).__name__})") from error
     items = [_item(entry) for entry in parsed.entries]
     kept = tuple(item for item in items if item is not None)
     if not kept:

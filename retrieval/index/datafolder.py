@@ -66,6 +66,9 @@ class DataFolder:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._warned: tuple[str | None, str | None] | None = None
+        """The damaged CURRENT last warned about and its fallback: the watcher reads
+        CURRENT every few seconds, and one warning per damage is enough."""
         try:
             (root / "generations").mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -98,16 +101,20 @@ class DataFolder:
         complete = self.complete_generations()
         if name is None and not complete:
             return None
-        if complete:
-            log.warning(
-                "%s names no complete index (%r); serving the newest complete one, %s",
-                pointer,
-                name,
-                complete[-1].name,
-            )
-            return complete[-1]
-        log.warning("%s names no complete index (%r) and there is none", pointer, name)
-        return None
+        fallback = complete[-1] if complete else None
+        state = (name, fallback.name if fallback else None)
+        if self._warned != state:
+            self._warned = state
+            if fallback is not None:
+                log.warning(
+                    "%s names no complete index (%r); serving the newest complete one, %s",
+                    pointer,
+                    name,
+                    fallback.name,
+                )
+            else:
+                log.warning("%s names no complete index (%r) and there is none", pointer, name)
+        return fallback
 
     def complete_generations(self) -> list[Path]:
         """Complete generations, oldest first (their names sort by build time)."""

@@ -12,15 +12,16 @@ from retrieval.types import Article
 
 
 class _AtDebug(logging.Filter):
-    """Passes a record on at DEBUG level.
+    """Passes a record on at DEBUG level, and only where DEBUG is on for its logger.
 
     trafilatura logs ERROR lines for a page with no text ("empty HTML tree"); the skip
-    report already says so, and at the CLI's level they would be noise.
+    report already says so, and at the CLI's level they would be noise. The logger let
+    the record through at ERROR, so relabelling alone would still print it.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
-        return True
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 def _log_library_at_debug(package: str) -> None:

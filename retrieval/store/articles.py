@@ -287,4 +287,3 @@ def _ids_and_texts(rows: list[Any]) -> tuple[np.ndarray, list[str]]:
     """(ids, title + passage text) from (id, title, text) rows; a long loop, run off the loop."""
     ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     return ids, [f"{title}\n{text}" for _, title, text in rows]
-

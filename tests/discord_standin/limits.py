@@ -17,8 +17,10 @@ document them. URLs are measured as sent, i.e. after any percent-encoding.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from .payloads import JSON
 
@@ -96,6 +98,12 @@ def _max_length(errors: FormErrors, path: Sequence[str | int], value: Any, limit
         errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
+def _as_sent(url: Any) -> Any:
+    """A URL with every non-ASCII character and space percent-encoded, as Discord checks it;
+    anything else unchanged."""
+    return quote(url, safe=string.punctuation) if isinstance(url, str) else url
+
+
 def _required(errors: FormErrors, path: Sequence[str | int], value: Any) -> bool:
     if value is None or value == "":
         errors.add(path, "BASE_TYPE_REQUIRED", "This field is required")
@@ -154,7 +162,7 @@ def _validate_embed(errors: FormErrors, path: tuple[str | int, ...], embed: JSON
         value: Any = embed
         for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
-        _max_length(errors, (*path, *keys), value, EMBED_URL_MAX)
+        _max_length(errors, (*path, *keys), _as_sent(value), EMBED_URL_MAX)
     fields = embed.get("fields") or []
     _max_length(errors, (*path, "fields"), fields, EMBED_FIELDS_MAX)
     total = len(title) + len(description) + len(footer) + len(author)
@@ -207,7 +215,7 @@ def _validate_button(errors: FormErrors, path: tuple[str | int, ...], button: JS
     style = button.get("style")
     if style == LINK_STYLE:
         if _required(errors, (*path, "url"), button.get("url")):
-            _max_length(errors, (*path, "url"), button["url"], BUTTON_URL_MAX)
+            _max_length(errors, (*path, "url"), _as_sent(button["url"]), BUTTON_URL_MAX)
         if button.get("custom_id") is not None:
             errors.add(
                 (*path, "custom_id"),

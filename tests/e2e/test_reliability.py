@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -84,9 +85,13 @@ async def test_two_hundred_askers_during_a_reindex_are_all_answered_in_time(worl
     assert world.server.rejected == []
 
 
-async def test_a_reindex_outliving_its_token_reports_in_the_channel(tmp_path: Path) -> None:
+async def test_a_reindex_outliving_its_token_reports_in_the_channel(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """When the interaction token expired before the reindex ended, the summary is posted
-    in the channel, naming the admin without pinging."""
+    in the channel, naming the admin without pinging, and logged at INFO (which
+    `citebot run` shows); progress edits stop at the first one refused."""
+    caplog.set_level(logging.INFO, logger="bot")
     articles = tmp_path / "articles"
     articles.mkdir()
     copy_samples(articles, ["001_astel-floods-carrow-bridge", "002_astel-flood-death-toll-rises"])
@@ -116,3 +121,46 @@ async def test_a_reindex_outliving_its_token_reports_in_the_channel(tmp_path: Pa
     assert posted, "no summary reached the channel"
     assert f"<@{manager.id}>" in posted[0].content
     assert posted[0].mentions == []  # named, not pinged
+    refused_edits = [r for r in server.rejected if r.route.startswith("PATCH /api/v10/webhooks")]
+    assert len(refused_edits) == 2  # the first progress edit after expiry, and the summary's
+    assert any(
+        r.levelno == logging.INFO and r.getMessage().startswith("reindex of shared by")
+        for r in caplog.records
+    )
+
+
+async def test_reindex_of_an_emptied_folder_needs_confirm(tmp_path: Path) -> None:
+    """/reindex after the articles vanished says how many would go and removes nothing;
+    /reindex confirm:True removes them."""
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    copy_samples(articles, ["001_astel-floods-carrow-bridge", "002_astel-flood-death-toll-rises"])
+    settings = load_settings(collection=articles, data_dir=tmp_path / "data", reader=False)
+    engine = await Engine.open(settings, HashingEmbedder())
+    try:
+        await engine.reindex()
+        for article in articles.iterdir():
+            article.unlink()
+        async with DiscordStandIn() as server:
+            guild = server.add_guild("Newsroom")
+            channel = server.add_channel(guild, "desk")
+            manager = server.add_member(guild, "manager", permissions=Permission.MANAGE_GUILD)
+            async with server.running(CitebotBot(engine, progress_interval=0.2)):
+                await server.wait_until_ready()
+                await server.wait_for_command_sync()
+                refused = await server.invoke_slash(guild, channel, manager, "reindex")
+                reply = await refused.wait_for_response(
+                    timeout=10, predicate=lambda m: "would remove" in m.content
+                )
+                assert "would remove 2 of the 2 indexed articles" in reply.content
+                assert (await engine.stats()).articles == 2
+                confirmed = await server.invoke_slash(
+                    guild, channel, manager, "reindex", {"confirm": True}
+                )
+                summary = await confirmed.wait_for_response(
+                    timeout=10, predicate=lambda m: "Reindex finished" in m.content
+                )
+                assert "removed 2" in summary.content
+                assert (await engine.stats()).articles == 0
+    finally:
+        await engine.close()

@@ -429,6 +429,16 @@ def test_url_label_and_custom_id_limits(
     ]
 
 
+def test_a_link_is_measured_as_sent_percent_encoded() -> None:
+    """170 Cyrillic letters are 170 characters as written but 1,020 once encoded: refused."""
+    url = "https://example.org/" + "я" * 170
+    refused = validate_message(_row({"style": 5, "label": "Read", "url": url})).body()
+    assert "url" in refused["errors"]["components"]["0"]["components"]["0"]
+    assert not validate_message(
+        _row({"style": 5, "label": "Read", "url": "https://я.org/" + "я" * 80})
+    )
+
+
 GUILDS_AND_MESSAGES = 1 | 1 << 9
 """GUILDS and GUILD_MESSAGES: the intents a raw session asks for below."""
 

@@ -115,6 +115,13 @@ def test_html_page_is_not_a_feed() -> None:
         parse_feed(PAGE.encode(), RSS_URL)
 
 
+def test_a_feed_that_crashes_the_parser_is_an_error() -> None:
+    """A character reference to a lone surrogate, which feedparser cannot encode, makes a
+    FeedError naming the feed (found by the generated-input tests)."""
+    with pytest.raises(FeedError, match=r"feed\.xml: unreadable feed \(UnicodeEncodeError\)"):
+        parse_feed(b"<rss><channel><item><guid>&#xD800;</guid></item></channel></rss>", RSS_URL)
+
+
 def test_items_without_guid_or_link_are_counted_not_kept() -> None:
     """An item with neither guid nor link is left out, and counted."""
     body = (

@@ -210,6 +210,35 @@ def test_empty_html_is_reported_without_log_noise(
     assert [(s.source, s.reason) for s in collection.skipped.listed] == [("empty.html", reason)]
 
 
+class _Recording(logging.Handler):
+    """A handler with no level of its own, as `logging.basicConfig` installs."""
+
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__()
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def test_empty_html_prints_nothing_at_the_cli_log_level(tmp_path: Path) -> None:
+    """With the log at ERROR, as `citebot` sets it, an empty page prints no library lines."""
+    printed: list[logging.LogRecord] = []
+    handler = _Recording(printed)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.ERROR)
+    try:
+        (tmp_path / "empty.html").write_bytes(b"<p>")
+        with pytest.raises(ArticleError):
+            parse_file(tmp_path / "empty.html", "empty.html")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    assert [r.getMessage() for r in printed] == []
+
+
 def test_a_million_broken_lines_report_twenty_and_a_count(tmp_path: Path) -> None:
     """A JSON Lines file of a million junk lines is read to the end; the report names the
     first 20 lines and counts the rest."""

@@ -1,4 +1,5 @@
-"""Hostile input, generated: every parser and the upload name sanitiser, fed by hypothesis.
+"""Hostile input, generated: every parser (files and feeds) and the upload name sanitiser,
+fed by hypothesis.
 
 Whatever comes in, a parser returns valid articles and a skip report or raises
 ArticleError; nothing else escapes. The default run tries 200 inputs per target; the
@@ -17,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from retrieval.errors import ArticleError
+from retrieval.feeds.feed import FeedError, parse_feed, summary_article
 from retrieval.ingest.collection import parse_text
 from retrieval.ingest.decoding import decode_bytes
 from retrieval.ingest.uploads import NAME_MAX_BYTES, STEM_MAX, safe_filename
@@ -211,6 +213,77 @@ _HTML_PIECE = st.one_of(
 )
 HTML = _utf8(st.lists(_HTML_PIECE, max_size=40).map("".join))
 
+_FEED_PIECE = st.one_of(
+    st.sampled_from(
+        [
+            "<?xml version='1.0' encoding='utf-8'?>",
+            "<?xml version='1.0' encoding='latin-1'?>",
+            "<rss version='2.0'>",
+            "</rss>",
+            "<channel>",
+            "</channel>",
+            "<feed xmlns='http://www.w3.org/2005/Atom'>",
+            "</feed>",
+            "<item>",
+            "</item>",
+            "<entry>",
+            "</entry>",
+            "<title>",
+            "</title>",
+            "<title type='html'>",
+            "<link>https://harbour.example/a</link>",
+            "<link href='/b'/>",
+            "<link>javascript:alert(1)</link>",
+            "<guid>",
+            "</guid>",
+            "<id>",
+            "</id>",
+            "<description>",
+            "</description>",
+            "<summary type='html'>",
+            "</summary>",
+            "<author>",
+            "</author>",
+            "<pubDate>Tue, 01 Dec 2026 10:00:00 GMT</pubDate>",
+            "<pubDate>yesterday</pubDate>",
+            "<updated>2026-13-45T99:00:00Z</updated>",
+            "<![CDATA[<p>Five ferries</p>]]>",
+            "&lt;p&gt;",
+            "&amp;",
+            "&#0;",
+            "&#xD800;",
+            "&bogus;",
+            "<!DOCTYPE rss [<!ENTITY e 'eee'>]>",
+            "&e;",
+            "\x00",
+            "\r\n",
+            "The council voted seven to two. ",
+        ]
+    ),
+    st.text(max_size=30),
+)
+FEED = _utf8(st.lists(_FEED_PIECE, max_size=40).map("".join))
+
+
+def _check_feed(data: bytes) -> None:
+    """Read a feed as a refresh does: a FeedError, or items whose summaries are clean
+    articles (or an ArticleError when there is no summary)."""
+    try:
+        feed = parse_feed(data, "https://harbour.example/feed.xml")
+    except FeedError as error:
+        assert str(error)
+        return
+    assert feed.title is None or "\n" not in feed.title
+    for n, item in enumerate(feed.items):
+        assert item.key
+        try:
+            article = summary_article(item, f"feed#{n}").article
+        except ArticleError as error:
+            assert error.reason
+            continue
+        _assert_article(article)
+
+
 BYTES = st.one_of(
     st.binary(max_size=300),
     st.text(max_size=100).map(lambda text: text.encode("utf-16")),
@@ -223,6 +296,7 @@ TARGETS: dict[str, tuple[st.SearchStrategy[Any], Callable[[Any], None]]] = {
     "plain": (PLAIN, lambda data: _check_parsed(data, ".txt")),
     "jsonl": (JSONL, lambda data: _check_parsed(data, ".jsonl")),
     "html": (HTML, lambda data: _check_parsed(data, ".html")),
+    "feed": (FEED, _check_feed),
     "decoder": (BYTES, _check_decoded),
     "filename": (st.text(), _check_filename),
 }

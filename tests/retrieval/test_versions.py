@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.engine import Engine
+from retrieval.index.datafolder import DataFolder
 from retrieval.settings import Settings
 from tests.conftest import copy_samples
 from tests.fakes import HashingEmbedder
@@ -66,7 +67,7 @@ async def test_a_served_version_is_kept_until_nobody_serves_it(
 async def test_a_damaged_current_falls_back_to_the_newest_complete_version(
     settings: Settings, collection: Path, pointer: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """An empty or corrupt CURRENT serves the newest complete version, with a warning."""
+    """An empty or corrupt CURRENT serves the newest complete version, with one warning."""
     copy_samples(collection, ["008_halvorsen-comet-discovery"])
     async with await Engine.open(settings, HashingEmbedder()) as engine:
         await engine.reindex()
@@ -76,6 +77,11 @@ async def test_a_damaged_current_falls_back_to_the_newest_complete_version(
         answer = await engine.ask(COMET)
     assert "comet" in answer.passages[0].citation.title.lower()
     assert "names no complete index" in caplog.text
+    caplog.clear()
+    data = DataFolder(settings.data_dir)
+    for _ in range(3):  # as the watcher reads CURRENT every few seconds
+        assert data.current() is not None
+    assert caplog.text.count("names no complete index") == 1
 
 
 async def test_half_built_versions_are_removed_at_the_next_start(
