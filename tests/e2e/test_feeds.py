@@ -33,7 +33,8 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
     """An admin adds a feed: its story answers in that server at once, never in the other;
     a story published later is found by the schedule, reported in the channel the feed
     was added from, and answered; later quiet refreshes edit that report instead of
-    posting; a non-admin is refused; /feeds list shows the feed."""
+    posting; a non-admin is refused; /feeds list shows the feed; /feeds remove stops
+    following it and its stories still answer."""
     settings = load_settings(
         collection=tmp_path / "shared",
         data_dir=tmp_path / "data",
@@ -112,6 +113,16 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
                 listed = await server.invoke_slash(harbour, newsroom, editor, "feeds list")
                 shown = (await listed.wait_for_response()).content
                 assert feeds.url("/feed.xml") in shown and "2 stories" in shown
+
+                removed = await server.invoke_slash(
+                    harbour, newsroom, editor, "feeds remove", {"url": feeds.url("/feed.xml")}
+                )
+                assert "its stories stay indexed" in (await removed.wait_for_response()).content
+                listed = await server.invoke_slash(harbour, newsroom, editor, "feeds list")
+                assert "follows no feeds yet" in (await listed.wait_for_response()).content
+                assert LANES.title in await ask(
+                    harbour, newsroom, reader, "How much do the cycle lanes cost?"
+                )
     finally:
         await engine.close()
 
