@@ -2,7 +2,7 @@
 
 The engine polls every collection's feeds every ``feed_refresh_minutes`` and indexes what
 is new or edited. Every refresh is reported in the collection's report channel (the one
-its last /feeds add ran in): one that added or updated stories, or whose failures
+its last /feeds add named, or ran in): one that added or updated stories, or whose failures
 changed, in a new message; a quiet one by editing the last report's "checked" line, so
 the channel shows each refresh without a message every few minutes saying nothing new.
 """
@@ -63,25 +63,36 @@ class FeedsCog(AdminWork):
         await super().cog_unload()
 
     @feeds.command(name="add", description="Follow an RSS or Atom feed (admins).")
-    @app_commands.describe(url="The feed's address (RSS or Atom).")
+    @app_commands.describe(
+        url="The feed's address (RSS or Atom).",
+        report_channel="Where this server's refresh reports go (default: this channel).",
+    )
     async def add(
-        self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000]
+        self,
+        interaction: discord.Interaction,
+        url: app_commands.Range[str, 1, 2000],
+        report_channel: discord.TextChannel | None = None,
     ) -> None:
         if not await self._allowed(interaction):
             return
         # acknowledged first: opening a server's collection may take longer than Discord waits
         await interaction.response.defer(ephemeral=True)
         collection = server_collection(interaction.guild_id or 0)
+        reports_to = report_channel.id if report_channel else interaction.channel_id
         log.info("feed added to %s by %s", collection, interaction.user.id)
-        self._in_background(interaction, self._first_refresh(interaction, collection, url))
+        self._in_background(
+            interaction, self._first_refresh(interaction, collection, url, reports_to)
+        )
 
     async def _first_refresh(
-        self, interaction: discord.Interaction, collection: str, url: str
+        self,
+        interaction: discord.Interaction,
+        collection: str,
+        url: str,
+        reports_to: int | None,
     ) -> None:
         """Follow the feed and poll it at once, so the admin sees whether it works."""
-        await self.engine.add_feed(
-            url, collection=collection, report_channel=interaction.channel_id
-        )
+        await self.engine.add_feed(url, collection=collection, report_channel=reports_to)
         report = await self.engine.refresh_feeds(collection=collection, only=url)
         title = f"Following {code_text(url, 300)}."
         await self._report(interaction, render_refresh(report, title=title))

@@ -31,8 +31,8 @@ SCHEDULE_MINUTES = 0.01
 
 async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> None:
     """An admin adds a feed: its story answers in that server at once, never in the other;
-    a story published later is found by the schedule, reported in the channel the feed
-    was added from, and answered; later quiet refreshes edit that report instead of
+    a story published later is found by the schedule, reported in the channel /feeds add
+    named, and answered; later quiet refreshes edit that report instead of
     posting; a non-admin is refused; /feeds list shows the feed; /feeds remove stops
     following it and its stories still answer."""
     settings = load_settings(
@@ -54,6 +54,7 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
             feeds.route(LANES.path, page(LANES))
             harbour, elsewhere = server.add_guild("Harbour"), server.add_guild("Elsewhere")
             newsroom = server.add_channel(harbour, "newsroom")
+            feed_log = server.add_channel(harbour, "feed-log")
             other = server.add_channel(elsewhere, "general")
             editor = server.add_member(harbour, "editor", permissions=Permission.MANAGE_GUILD)
             reader = server.add_member(harbour, "reader")
@@ -75,7 +76,11 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
                 assert (await refused.wait_for_response()).content.startswith("Sorry, only")
 
                 added = await server.invoke_slash(
-                    harbour, newsroom, editor, "feeds add", {"url": feeds.url("/feed.xml")}
+                    harbour,
+                    newsroom,
+                    editor,
+                    "feeds add",
+                    {"url": feeds.url("/feed.xml"), "report_channel": feed_log},
                 )
                 first = await added.wait_for_response(
                     timeout=15, predicate=lambda m: "Added" in m.content
@@ -96,19 +101,19 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
 
                 feeds.route("/feed.xml", rss(feeds, LANES, FERRY), content_type=RSS_TYPE)
                 report = await server.wait_for_channel_message(
-                    newsroom, timeout=20, predicate=lambda m: LANES.title in m.content
+                    feed_log, timeout=20, predicate=lambda m: LANES.title in m.content
                 )
                 assert "Added 1" in report.content
                 assert LANES.title in await ask(
                     harbour, newsroom, reader, "How much do the cycle lanes cost?"
                 )
-                posted, headline = len(server.channel_messages(newsroom)), report.content
+                posted, headline = len(server.channel_messages(feed_log)), report.content
                 checked = await server.wait_for_edit(
                     report, timeout=20, predicate=lambda m: "Checked again" in m.content
                 )
                 assert checked.content.startswith(headline)
                 assert "nothing new since" in checked.content
-                assert len(server.channel_messages(newsroom)) == posted
+                assert len(server.channel_messages(feed_log)) == posted
 
                 listed = await server.invoke_slash(harbour, newsroom, editor, "feeds list")
                 shown = (await listed.wait_for_response()).content

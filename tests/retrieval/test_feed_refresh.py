@@ -264,6 +264,21 @@ async def test_feeds_are_per_collection(server: FeedServer, engine: Engine) -> N
     assert FERRY.title not in await titles_cited(engine, "cracked piles", "server-2")
 
 
+async def test_the_shared_collection_reports_to_the_configured_channel(
+    settings: Settings, embedder: HashingEmbedder
+) -> None:
+    """feed_report_channel names the shared collection's report channel; a server's
+    collection reports where its /feeds add said, and nowhere before."""
+    configured = settings.model_copy(update={"feed_report_channel": 7})
+    async with await Engine.open(configured, embedder) as engine:
+        assert await engine.report_channel() == 7
+        assert await engine.report_channel("server-1") is None
+        await engine.add_feed("https://news.example/feed.xml", collection="server-1")
+        assert await engine.report_channel("server-1") is None
+        await engine.add_feed("https://news.example/feed.xml", report_channel=9)
+        assert await engine.report_channel() == 9
+
+
 async def test_removed_feed_is_no_longer_polled_and_its_stories_stay(
     server: FeedServer, engine: Engine
 ) -> None:
