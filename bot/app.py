@@ -65,6 +65,7 @@ async def start(
     token = load_token()
     engine = await Engine.open(settings)
     try:
+        await engine.warm_up()
         await serve(CitebotBot(engine, shard_count=shard_count, shard_ids=shard_ids), token)
     finally:
         await engine.close()

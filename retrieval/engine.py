@@ -31,7 +31,7 @@ from retrieval.errors import (
 )
 from retrieval.feeds.fetcher import Fetcher, FetchPolicy, HostLimits
 from retrieval.feeds.refresh import FetchError, RefreshReport, fetch_link, poll_feeds
-from retrieval.feeds.registry import REGISTRY_FILE, FeedRecord, FeedRegistry
+from retrieval.feeds.registry import REGISTRY_FILE, FeedRecord, FeedRegistry, PostedReport
 from retrieval.index.collection import SHARED, CollectionIndex, Served, check_name
 from retrieval.index.datafolder import DataFolder
 from retrieval.index.indexer import Progress
@@ -39,7 +39,7 @@ from retrieval.ingest.uploads import save_uploads
 from retrieval.models.batching import BatchingEncoder
 from retrieval.models.embedder import Embedder
 from retrieval.models.encoders import make_embedder
-from retrieval.models.reader import OnnxReader, Reader
+from retrieval.models.reader import OnnxReader, Reader, ReaderPassage
 from retrieval.settings import Settings
 from retrieval.store.activity import ActivityLog, KeptAnswer, VoteOutcome
 from retrieval.types import Answer, Article, IndexStats, IndexSummary, IngestReport
@@ -121,8 +121,26 @@ class Engine:
         except BaseException:  # an index of another model or format: close what is open
             await engine.close()
             raise
-        _freeze_startup_heap()
         return engine
+
+    async def warm_up(self) -> None:
+        """Load the models now (they load on first use), then keep everything loaded so far
+        out of the garbage collector's full passes; for a long-running process such as
+        the bot, once at start.
+
+        The first question is then answered as fast as the others. And a full pass of
+        the collector walks every tracked object while holding the GIL: about 200 ms
+        with the models' libraries (torch, transformers, onnxruntime) loaded. A reindex
+        in a worker thread allocates enough to trigger such passes, and the event loop
+        would wait them out. Frozen objects are still freed by reference counting; only
+        cycles among them are kept.
+        """
+        reader = self.pipeline.reader
+        await asyncio.to_thread(self.embedder.embed, ["warm-up"])
+        if reader is not None:
+            await asyncio.to_thread(reader.read, "warm-up?", [ReaderPassage("Warm-up", "Ready.")])
+        gc.collect()
+        gc.freeze()
 
     async def close(self) -> None:
         """Wait for running reindexes to finish, then close the indexes and the log."""
@@ -400,6 +418,14 @@ class Engine:
         own = await (await self._registry(collection)).report_channel()
         return own if own is not None or collection != SHARED else self.settings.feed_report_channel
 
+    async def last_report(self, collection: str = SHARED) -> PostedReport | None:
+        """The last refresh report posted for ``collection``, if any."""
+        return await (await self._registry(collection)).last_report()
+
+    async def remember_report(self, report: PostedReport, *, collection: str = SHARED) -> None:
+        """Keep where ``collection``'s latest refresh report was posted, and what it said."""
+        await (await self._registry(collection)).set_last_report(report)
+
     async def refresh_feeds(
         self, *, collection: str = SHARED, only: str | None = None
     ) -> RefreshReport:
@@ -549,15 +575,3 @@ def default_reader(settings: Settings, data: DataFolder) -> Reader | None:
             "set reader = false to use another model"
         )
     return OnnxReader(settings.model_path(), data.encoder_cache)
-
-
-def _freeze_startup_heap() -> None:
-    """Keep what start-up loaded (libraries, models, the index) out of full collections.
-
-    A full pass of the cyclic garbage collector walks every tracked object while holding
-    the GIL: about 200 ms once torch and transformers are imported. A reindex in a worker
-    thread allocates enough to trigger such passes, and the event loop waits them out.
-    Frozen objects are still freed by reference counting; only cycles among them are kept.
-    """
-    gc.collect()
-    gc.freeze()

@@ -11,12 +11,15 @@ import numpy as np
 
 from retrieval.models.reader import ReaderPassage, Reading, Span
 
+PROGRESS_STEPS = 5
+"""Progress reports of a slow embedding call (see ``HashingEmbedder.delay``)."""
+
 
 class HashingEmbedder:
     """Bag-of-words vectors from hashed lower-case words: fast, deterministic, no model.
 
     Texts sharing words get similar vectors, which is enough to test indexing and
-    answering logic. ``delay`` makes every call slow, to test timeouts.
+    answering logic. ``delay`` makes every call slow, to test timeouts and progress.
     """
 
     def __init__(self, dimension: int = 64, max_tokens: int = 128, delay: float = 0.0) -> None:
@@ -45,8 +48,6 @@ class HashingEmbedder:
         self, texts: Sequence[str], *, progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
         self.calls += 1
-        if self.delay:
-            time.sleep(self.delay)
         vectors = np.zeros((len(texts), self._dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for word in re.findall(r"\w+", text.lower()):
@@ -60,8 +61,12 @@ class HashingEmbedder:
         vectors[~empty] /= norms[~empty]
         vectors[empty] = 1.0 / np.sqrt(self._dimension)
         self.embedded.extend(texts)
-        if progress is not None:
-            progress(len(texts))
+        # a slow call reports progress in steps, as the real model does batch by batch
+        steps = PROGRESS_STEPS if self.delay and len(texts) >= PROGRESS_STEPS else 1
+        for step in np.array_split(np.arange(len(texts)), steps):
+            time.sleep(self.delay / steps)
+            if progress is not None:
+                progress(len(step))
         return vectors
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import discord
 from discord import app_commands
@@ -21,17 +20,9 @@ from bot.client import CitebotBot
 from bot.cogs.background import AdminWork
 from bot.rendering import NO_PINGS, code_text, render_feeds, render_quiet_refresh, render_refresh
 from retrieval.feeds.refresh import RefreshReport
+from retrieval.feeds.registry import PostedReport
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class _LastReport:
-    """A collection's last report message, and its text before any "checked" line."""
-
-    message: discord.Message
-    text: str
-    failures: frozenset[tuple[str, str]]
 
 
 class FeedsCog(AdminWork):
@@ -46,9 +37,6 @@ class FeedsCog(AdminWork):
 
     def __init__(self, bot: CitebotBot) -> None:
         super().__init__(bot)
-        self._last: dict[str, _LastReport] = {}
-        """Each collection's last report, edited by quiet refreshes; a feed that stays
-        down is reported once, not at every refresh."""
         self._stop = asyncio.Event()
         self._follower: asyncio.Task[None] | None = None
 
@@ -122,33 +110,42 @@ class FeedsCog(AdminWork):
 
     async def _post(self, collection: str, report: RefreshReport) -> None:
         """The refresh's summary in the collection's report channel: a new message when
-        there is news, else the last report edited to say when it was checked again."""
-        failures = frozenset((failure.url, failure.reason) for failure in report.failed)
-        last = self._last.get(collection)
-        try:
-            if last is not None and not report.saved and failures == last.failures:
-                quiet = render_quiet_refresh(last.text, discord.utils.utcnow())
-                await last.message.edit(content=quiet, allowed_mentions=NO_PINGS)
-                return
-        except discord.NotFound:  # deleted by someone: the next report is a new message
-            pass
-        except discord.HTTPException as error:
-            log.warning("could not update the feed report of %s: %s", collection, error)
-            return
+        there is news (stories, or other failures), else the last report edited to say
+        when it was checked again. A feed that stays down is listed once, not each time."""
         channel_id = await self.engine.report_channel(collection)
         if channel_id is None:
             log.info(
                 "feed refresh of %s: %d added, no report channel", collection, len(report.added)
             )
             return
+        channel = self.bot.get_partial_messageable(channel_id)
+        failures = tuple(sorted((failure.url, failure.reason) for failure in report.failed))
+        last = await self.engine.last_report(collection)
+        try:
+            if (
+                last is not None
+                and last.channel_id == channel_id
+                and last.failures == failures
+                and not report.saved
+            ):
+                quiet = render_quiet_refresh(last.text, discord.utils.utcnow())
+                message = channel.get_partial_message(last.message_id)
+                await message.edit(content=quiet, allowed_mentions=NO_PINGS)
+                return
+        except discord.NotFound:  # deleted by someone: this report is a new message
+            pass
+        except discord.HTTPException as error:
+            log.warning("could not update the feed report of %s: %s", collection, error)
+            return
         text = render_refresh(report)
         try:
-            channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-            if isinstance(channel, discord.abc.Messageable):
-                message = await channel.send(text, allowed_mentions=NO_PINGS)
-                self._last[collection] = _LastReport(message, text, failures)
+            posted = await channel.send(text, allowed_mentions=NO_PINGS)
         except discord.HTTPException as error:
             log.warning("could not post the feed report of %s: %s", collection, error)
+            return
+        await self.engine.remember_report(
+            PostedReport(channel_id, posted.id, text, failures), collection=collection
+        )
 
 
 async def setup(bot: CitebotBot) -> None:

@@ -4,11 +4,13 @@
 error); ``items`` one row an entry seen, with the fingerprint of what the feed said of it
 (an edit changes it), the hash of its text (the same story under another URL is kept
 once) and the file in the collection folder that holds it. ``meta`` keeps the Discord
-channel refresh reports go to, and whether saved items still wait to be indexed.
+channel refresh reports go to, the last report posted there (a quiet refresh updates it,
+also after a restart), and whether saved items still wait to be indexed.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +44,7 @@ CREATE INDEX IF NOT EXISTS items_file ON items(file);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 _REPORT_CHANNEL = "report_channel"
+_LAST_REPORT = "last_report"
 _PENDING = "pending_reindex"
 
 
@@ -65,6 +68,17 @@ class FeedRecord:
     polled_at: datetime | None = None
     error: str | None = None
     items: int = 0
+
+
+@dataclass(frozen=True)
+class PostedReport:
+    """The last refresh report posted on Discord: where, its text, and the failures it
+    lists (a later refresh with no news and the same failures only updates it)."""
+
+    channel_id: int
+    message_id: int
+    text: str
+    failures: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -203,6 +217,23 @@ class FeedRegistry:
 
     async def set_report_channel(self, channel_id: int) -> None:
         await self._set_meta(_REPORT_CHANNEL, str(channel_id))
+
+    async def last_report(self) -> PostedReport | None:
+        value = await self._meta(_LAST_REPORT)
+        if value is None:
+            return None
+        saved = json.loads(value)
+        failures = tuple((str(url), str(reason)) for url, reason in saved["failures"])
+        return PostedReport(saved["channel_id"], saved["message_id"], saved["text"], failures)
+
+    async def set_last_report(self, report: PostedReport) -> None:
+        saved = {
+            "channel_id": report.channel_id,
+            "message_id": report.message_id,
+            "text": report.text,
+            "failures": report.failures,
+        }
+        await self._set_meta(_LAST_REPORT, json.dumps(saved))
 
     async def pending_reindex(self) -> bool:
         """Whether items were saved that a reindex has not taken in yet."""

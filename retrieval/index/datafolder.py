@@ -97,6 +97,7 @@ class DataFolder:
             name = ""
         folder = self.root / "generations" / name if name and "/" not in name else None
         if folder is not None and is_complete(folder):
+            self._warned = None
             return folder
         complete = self.complete_generations()
         if name is None and not complete:

@@ -17,7 +17,6 @@ document them. URLs are measured as sent, i.e. after any percent-encoding.
 from __future__ import annotations
 
 import re
-import string
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -98,10 +97,14 @@ def _max_length(errors: FormErrors, path: Sequence[str | int], value: Any, limit
         errors.add(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
 
 
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+"""What RFC 3986 lets stand in a URL (and ``%`` of encodings already made)."""
+
+
 def _as_sent(url: Any) -> Any:
-    """A URL with every non-ASCII character and space percent-encoded, as Discord checks it;
-    anything else unchanged."""
-    return quote(url, safe=string.punctuation) if isinstance(url, str) else url
+    """A URL with every other character percent-encoded, as Discord measures it; anything
+    else unchanged."""
+    return quote(url, safe=URL_SAFE, errors="surrogatepass") if isinstance(url, str) else url
 
 
 def _required(errors: FormErrors, path: Sequence[str | int], value: Any) -> bool:

@@ -7,13 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+from discord.utils import utcnow
 
+from bot.access import server_collection
 from bot.client import CitebotBot
 from retrieval.engine import Engine
 from retrieval.settings import load_settings
 from tests.discord_standin import (
     DiscordStandIn,
     Permission,
+    RecordedMessage,
     StandInChannel,
     StandInGuild,
     StandInMember,
@@ -104,10 +107,11 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
                     feed_log, timeout=20, predicate=lambda m: LANES.title in m.content
                 )
                 assert "Added 1" in report.content
+                headline = report.content.split("\nChecked again", 1)[0]
                 assert LANES.title in await ask(
                     harbour, newsroom, reader, "How much do the cycle lanes cost?"
                 )
-                posted, headline = len(server.channel_messages(feed_log)), report.content
+                posted = len(server.channel_messages(feed_log))
                 checked = await server.wait_for_edit(
                     report, timeout=20, predicate=lambda m: "Checked again" in m.content
                 )
@@ -128,6 +132,59 @@ async def test_feeds_are_followed_per_server_on_a_schedule(tmp_path: Path) -> No
                 assert LANES.title in await ask(
                     harbour, newsroom, reader, "How much do the cycle lanes cost?"
                 )
+    finally:
+        await engine.close()
+
+
+async def test_quiet_refreshes_update_one_report_even_after_a_restart(tmp_path: Path) -> None:
+    """The report a restarted bot finds is the one it keeps updating; when /feeds add names
+    another channel, the next report is posted there."""
+    settings = load_settings(
+        collection=tmp_path / "shared",
+        data_dir=tmp_path / "data",
+        reader=False,
+        feed_refresh_minutes=SCHEDULE_MINUTES,
+    )
+    (tmp_path / "shared").mkdir()
+    engine = await Engine.open(settings, HashingEmbedder())
+    engine.fetch_policy = FAST
+    try:
+        async with (
+            FeedServer() as feeds,
+            DiscordStandIn(interaction_deadline=INTERACTION_DEADLINE) as server,
+        ):
+            feeds.route("/feed.xml", rss(feeds, FERRY), content_type=RSS_TYPE)
+            feeds.route(FERRY.path, page(FERRY))
+            harbour = server.add_guild("Harbour")
+            desk, moved = server.add_channel(harbour, "desk"), server.add_channel(harbour, "moved")
+            collection = server_collection(harbour.id)
+            await engine.add_feed(
+                feeds.url("/feed.xml"), collection=collection, report_channel=desk.id
+            )
+
+            def checked(message: RecordedMessage) -> bool:
+                return "Checked again" in message.content
+
+            async with server.running(CitebotBot(engine)):
+                await server.wait_until_ready()
+                report = await server.wait_for_channel_message(
+                    desk, timeout=20, predicate=lambda m: "Added 1" in m.content
+                )
+                await server.wait_for_edit(report, timeout=20, predicate=checked)
+            restarted_at, posted = utcnow(), len(server.channel_messages(desk))
+            async with server.running(CitebotBot(engine)):
+                await server.wait_until_ready()
+                await server.wait_for_edit(
+                    report,
+                    timeout=20,
+                    predicate=lambda m: checked(m) and (m.edited_at or restarted_at) > restarted_at,
+                )
+                assert len(server.channel_messages(desk)) == posted
+                await engine.add_feed(
+                    feeds.url("/feed.xml"), collection=collection, report_channel=moved.id
+                )
+                elsewhere = await server.wait_for_channel_message(moved, timeout=20)
+            assert elsewhere.content.startswith("**Feeds refreshed.** Added 0, updated 0")
     finally:
         await engine.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 
@@ -63,3 +64,21 @@ async def test_the_demo_question_quotes_a_toll_never_a_missing_count(tmp_path: P
     assert answer.sentence is not None and "killed" in answer.sentence.text
     assert "missing" not in answer.sentence.text
     assert all("six" not in report.figure.lower() for report in answer.conflicts)
+
+
+async def test_warm_up_loads_the_models_and_keeps_them_out_of_full_collections(
+    tmp_path: Path,
+) -> None:
+    """After warm_up (as `citebot run` does at start) the first question needs no model
+    load, and a full garbage collection walks only what came after: not the models'
+    libraries, whose walk would hold the event loop."""
+    collection = tmp_path / "articles"
+    collection.mkdir()
+    copy_samples(collection, ["001_astel-floods-carrow-bridge"])
+    settings = load_settings(collection=collection, data_dir=tmp_path / "data")
+    async with await Engine.open(settings) as engine:
+        await engine.reindex()
+        await engine.warm_up()
+        assert len(gc.get_objects()) < 50_000
+        answer = await engine.ask("Which bridge was closed by the floods?")
+        assert answer.passages

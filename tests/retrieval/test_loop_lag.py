@@ -51,6 +51,7 @@ async def test_a_2000_article_reindex_never_holds_the_loop_over_100_ms(
             text += "Dock workers said the cranes ran through the night. " * 3
             out.write(json.dumps({"id": str(n), "title": f"Wire {n}", "text": text}) + "\n")
     async with await Engine.open(settings, HashingEmbedder()) as engine:
+        await engine.warm_up()  # as `citebot run` does
         first = await _largest_lag(asyncio.create_task(engine.reindex()))
         lines = (collection / "wire.jsonl").read_text(encoding="utf-8").splitlines()
         (collection / "wire.jsonl").write_text("\n".join(lines[::2]) + "\n", encoding="utf-8")
@@ -60,10 +61,11 @@ async def test_a_2000_article_reindex_never_holds_the_loop_over_100_ms(
 
 
 @pytest.mark.usefixtures("bot_sized_heap")
-async def test_once_open_a_full_collection_no_longer_walks_the_libraries(
+async def test_once_warm_a_full_collection_no_longer_walks_the_libraries(
     settings: Settings,
 ) -> None:
     """What the collector would walk (and the loop would wait for) is what came after start-up,
     not the hundreds of thousands of objects torch and transformers are made of."""
-    async with await Engine.open(settings, HashingEmbedder()):
+    async with await Engine.open(settings, HashingEmbedder()) as engine:
+        await engine.warm_up()
         assert len(gc.get_objects()) < 50_000
