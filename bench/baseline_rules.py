@@ -71,7 +71,11 @@ async def main(questions: Path, data: Path, collection: Path) -> dict[str, Any]:
             ms = (time.perf_counter() - started) * 1000
             answers = [fold(a) for a in line["answers"]]
             rank = next(
-                (n for n, p in enumerate(answer.passages, 1) if any(a in fold(p.text) for a in answers)),
+                (
+                    n
+                    for n, p in enumerate(answer.passages, 1)
+                    if any(a in fold(p.text) for a in answers)
+                ),
                 None,
             )
             bold = answer.sentence.highlighted_text if answer.found and answer.sentence else None
