@@ -1,13 +1,16 @@
 """Reliability under load: 200 concurrent /ask through the Discord stand-in during a reindex.
 
-    .venv/bin/python -m bench.bench_reliability [--askers 200] [--articles 2000] [--json]
+    .venv/bin/python -m bench.bench_reliability [--askers 200] [--articles 2000]
+        [--no-reindex] [--json]
 
 The real bot (unmodified discord.py) and the real engine with the shipped models serve
 the sample articles plus the first Reuters articles; then more Reuters articles are
 added and a reindex starts, and ``--askers`` distinct members send /ask at once. Printed:
 acknowledgement latency (interaction created -> callback accepted), answer latency
 (interaction created -> answer or "busy" shown), the share told "busy", and the event
-loop's lag (a 10 ms sleeper's lateness) while it all ran. The stand-in runs in the same
+loop's lag (a 10 ms sleeper's lateness) while the questions were answered. Either load
+alone: ``--askers 0`` samples the lag over the whole reindex, ``--no-reindex`` asks with
+no reindex running. The stand-in runs in the same
 event loop as the bot, so the figures include its work: they are an upper bound.
 Without ../shared/eval/reuters21578.articles.jsonl, synthetic articles are used.
 """
@@ -59,6 +62,8 @@ def _write_articles(path: Path, first: int, count: int) -> list[str]:
 
 
 def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
     p50, p95, p99, worst = np.percentile(np.asarray(values) * 1000, [50, 95, 99, 100])
     return {
         "p50_ms": round(p50, 1),
@@ -68,7 +73,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-async def run(askers: int, articles: int) -> dict[str, Any]:
+async def run(askers: int, articles: int, reindex: bool = True) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="citebot-reliability-"))
     collection = root / "collection"
     collection.mkdir()
@@ -89,8 +94,9 @@ async def run(askers: int, articles: int) -> dict[str, Any]:
             async with server.running(CitebotBot(engine)):
                 await server.wait_until_ready()
                 await server.wait_for_command_sync()
-                _write_articles(collection / "more.jsonl", articles, articles)
-                reindexing = asyncio.create_task(engine.reindex())
+                if reindex:
+                    _write_articles(collection / "more.jsonl", articles, articles)
+                reindexing = asyncio.create_task(engine.reindex())  # no-op with --no-reindex
 
                 async def tick() -> None:
                     while True:
@@ -112,6 +118,8 @@ async def run(askers: int, articles: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 asked = await asyncio.gather(*(ask(n) for n in range(askers)))
                 wall = time.perf_counter() - started
+                if not askers:  # the lag of the reindex alone, to its end
+                    await reindexing
                 ticking.cancel()
                 summary = await reindexing
     finally:
@@ -125,7 +133,7 @@ async def run(askers: int, articles: int) -> dict[str, Any]:
         "ack": _percentiles(acks),
         "answer": _percentiles(answers),
         "loop_lag": _percentiles(lags),
-        "busy_share": round(busy / askers, 3),
+        "busy_share": round(busy / askers, 3) if askers else None,
         "wall_s": round(wall, 1),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "samples": len(list(SAMPLES.glob("*.txt"))),
@@ -136,8 +144,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--askers", type=int, default=200)
     parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--no-reindex", action="store_true", help="ask with no reindex running")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    result = asyncio.run(run(args.askers, args.articles))
+    result = asyncio.run(run(args.askers, args.articles, reindex=not args.no_reindex))
     print(json.dumps(result, indent=None if args.json else 2))
